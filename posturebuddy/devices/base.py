@@ -1,0 +1,167 @@
+"""The contract every tag family module fulfils.
+
+A tag family module (``posturebuddy/devices/<family>.py``) is pure: it holds UUIDs, layout tables,
+``decode_*``/``encode_*`` functions, command builders and one :class:`TagFamily` value named ``FAMILY``.
+It does no I/O and imports neither asyncio, bleak nor textual. The link layer drives it:
+
+1. match an advertisement to a family (:mod:`posturebuddy.devices.registry`),
+2. after connecting, subscribe to ``FAMILY.notify_uuids`` and write ``FAMILY.start_commands()``,
+3. feed every notification to one :class:`FrameDecoder` from ``FAMILY.make_decoder()``,
+4. every ``FAMILY.poll_period_s`` write ``FAMILY.poll_commands()`` (register reads, e.g. WitMotion),
+5. read ``FAMILY.battery_uuid`` now and then, and write ``FAMILY.nudge_commands(pattern)`` to nudge.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from posturebuddy.model import Decoded, RawPacket, Vec3
+
+
+class DecodeError(ValueError):
+    """Bytes that do not decode. The only exception a decoder may raise on bad input.
+
+    Attributes:
+        family: tag family id.
+        reason: what is wrong, in plain words.
+        offset: byte offset where the problem was found, if known.
+        data: the offending bytes (for logs and bug reports).
+    """
+
+    def __init__(self, family: str, reason: str, *, offset: int | None = None, data: bytes = b"") -> None:
+        self.family = family
+        self.reason = reason
+        self.offset = offset
+        self.data = bytes(data)
+        where = f" at byte {offset}" if offset is not None else ""
+        shown = self.data[:32].hex(" ")
+        more = "…" if len(self.data) > 32 else ""
+        super().__init__(f"{family}: {reason}{where} (data: {shown}{more}, {len(self.data)} bytes)")
+
+
+class NudgePattern(enum.StrEnum):
+    """What a nudge should feel like. Each family maps these to its buzz, beep or LED commands."""
+
+    GENTLE = "gentle"  # one short buzz / short soft beep / brief LED flash
+    ATTENTION = "attention"  # two buzzes / two beeps / longer flash
+    CONFIRM = "confirm"  # a distinct, pleasant cue: posture corrected or exercise done
+    IDENTIFY = "identify"  # "which tag is this?": blink/beep for a few seconds
+
+
+@dataclass(frozen=True, slots=True)
+class GattWrite:
+    """One write to a characteristic.
+
+    Attributes:
+        char_uuid: lowercase 128-bit UUID.
+        data: payload.
+        response: write with response (True) or write without response (False).
+        description: what the write does, for logs and ``--help`` output.
+    """
+
+    char_uuid: str
+    data: bytes
+    response: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a tag family can do.
+
+    Attributes:
+        quaternion: the tag sends its own orientation quaternion.
+        accel: the tag sends acceleration.
+        gyro: the tag sends angular rate.
+        mag: the tag sends magnetic field.
+        haptic: the tag can vibrate.
+        sound: the tag can beep.
+        led: the tag has a controllable LED.
+        battery: the tag reports its battery level.
+        sample_rates_hz: the rates the tag supports (the link asks for the nearest one).
+    """
+
+    quaternion: bool
+    accel: bool
+    gyro: bool
+    mag: bool
+    haptic: bool
+    sound: bool
+    led: bool
+    battery: bool
+    sample_rates_hz: tuple[float, ...]
+
+    @property
+    def can_nudge(self) -> bool:
+        """True if the tag has any way to get the wearer's attention."""
+        return self.haptic or self.sound or self.led
+
+
+class FrameDecoder(Protocol):
+    """A per-connection decoder. Stateful where the protocol needs it (reassembly, sequence handling).
+
+    ``decode`` turns one packet into zero or more decoded items, or raises :class:`DecodeError`. It never
+    raises anything else, whatever the bytes.
+    """
+
+    def decode(self, packet: RawPacket) -> list[Decoded]:
+        """Decode one notification or read reply."""
+        ...
+
+
+def _no_commands() -> list[GattWrite]:
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class TagFamily:
+    """Everything the link layer needs to use one family of tags.
+
+    Attributes:
+        family_id: short stable id, used in config files and recordings.
+        display_name: human name, e.g. "Nordic Thingy:52".
+        service_uuids: services whose presence in an advertisement (or GATT table) identifies the family.
+        name_prefixes: advertised-name prefixes that identify the family when no service UUID is advertised.
+        notify_uuids: characteristics to subscribe to for motion data.
+        capabilities: what the tag can do.
+        default_rate_hz: the rate the link asks for unless configured otherwise.
+        make_decoder: builds a fresh :class:`FrameDecoder` for a new connection.
+        rate_commands: writes that set the sample rate nearest to the given Hz.
+        nudge_commands: writes that nudge the wearer with a pattern (empty if the tag cannot).
+        start_commands: writes needed after subscribing (enable sensors, set ranges).
+        poll_commands: writes to repeat every ``poll_period_s`` (register reads); empty if none.
+        poll_period_s: period of ``poll_commands`` in seconds (0 = never).
+        battery_uuid: characteristic to read for battery level, if any.
+        forward_axis: unit vector in the tag frame pointing *forward* from the wearer's back when the tag
+            is worn as its family documentation describes (used when calibration has no lean-forward
+            step). ``None`` if the mounting is not documented.
+        notes: caveats for users (pairing needs, firmware quirks).
+    """
+
+    family_id: str
+    display_name: str
+    service_uuids: tuple[str, ...]
+    name_prefixes: tuple[str, ...]
+    notify_uuids: tuple[str, ...]
+    capabilities: Capabilities
+    default_rate_hz: float
+    make_decoder: Callable[[], FrameDecoder]
+    rate_commands: Callable[[float], list[GattWrite]]
+    nudge_commands: Callable[[NudgePattern], list[GattWrite]]
+    start_commands: Callable[[], list[GattWrite]] = _no_commands
+    poll_commands: Callable[[], list[GattWrite]] = _no_commands
+    poll_period_s: float = 0.0
+    battery_uuid: str | None = None
+    forward_axis: Vec3 | None = None
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+SIG_BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"
+
+
+def sig_uuid(short: int) -> str:
+    """Expand a 16-bit Bluetooth SIG UUID to the lowercase 128-bit string bleak uses."""
+    return f"0000{short:04x}{SIG_BASE_SUFFIX}"

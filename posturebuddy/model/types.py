@@ -44,8 +44,9 @@ class Sample:
         mag_ut: magnetic field in the tag frame, in microtesla (or raw counts where a tag family's unit is
             unknown; the family module says so).
         quat_wxyz: the tag's own orientation estimate, tag frame to earth frame, normalised.
-        gravity_g: the tag's own estimate of gravity in the tag frame, in g (points *down*, as gravity does;
-            e.g. Thingy:52's gravity characteristic). ``None`` if the tag does not send one.
+        gravity_g: the tag's own estimate of the gravity part of ``accel_g`` in the tag frame, in g, with the
+            accelerometer's sign convention (+1 g along the axis that points *up* at rest), e.g. Thingy:52's
+            gravity characteristic converted from m/s^2. ``None`` if the tag does not send one.
         seq: the tag's packet sequence number where the protocol carries one.
         device_time_s: the tag's own clock in seconds where the protocol carries one (may wrap; the link
             layer unwraps it).

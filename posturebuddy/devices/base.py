@@ -8,6 +8,7 @@ It does no I/O and imports neither asyncio, bleak nor textual. The link layer dr
 2. after connecting, subscribe to ``FAMILY.notify_uuids`` and write ``FAMILY.start_commands()``,
 3. feed every notification to one :class:`FrameDecoder` from ``FAMILY.make_decoder()``,
 4. every ``FAMILY.poll_period_s`` write ``FAMILY.poll_commands()`` (register reads, e.g. WitMotion),
+   and once after connecting read ``FAMILY.info_uuid`` (if set) and feed it to the decoder,
 5. read ``FAMILY.battery_uuid`` now and then, and write ``FAMILY.nudge_commands(pattern)`` to nudge.
 """
 
@@ -135,6 +136,8 @@ class TagFamily:
         poll_commands: writes to repeat every ``poll_period_s`` (register reads); empty if none.
         poll_period_s: period of ``poll_commands`` in seconds (0 = never).
         battery_uuid: characteristic to read for battery level, if any.
+        info_uuid: characteristic the link reads once after connecting and feeds to the decoder (e.g. the
+            PostureBuddy profile's device-information value, which carries the protocol version), if any.
         forward_axis: unit vector in the tag frame pointing *forward* from the wearer's back when the tag
             is worn as its family documentation describes (used when calibration has no lean-forward
             step). ``None`` if the mounting is not documented.
@@ -155,6 +158,7 @@ class TagFamily:
     poll_commands: Callable[[], list[GattWrite]] = _no_commands
     poll_period_s: float = 0.0
     battery_uuid: str | None = None
+    info_uuid: str | None = None
     forward_axis: Vec3 | None = None
     notes: Sequence[str] = field(default_factory=tuple)
 

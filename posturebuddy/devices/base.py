@@ -14,8 +14,9 @@ It does no I/O and imports neither asyncio, bleak nor textual. The link layer dr
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -142,6 +143,11 @@ class TagFamily:
             is worn as its family documentation describes (used when calibration has no lean-forward
             step). ``None`` if the mounting is not documented.
         notes: caveats for users (pairing needs, firmware quirks).
+        characteristics: short names of the family's characteristics (``"raw"``, ``"quaternion"``, ...) to
+            their UUIDs, for ``posturebuddy decode --char NAME`` and for logs.
+        describe: decodes any one characteristic value of the family (notifications, reads *and* command
+            writes) into a flat mapping of field names with units to plain values (numbers, strings, lists),
+            for ``posturebuddy decode``. Raises :class:`DecodeError` on bad bytes or an unknown characteristic.
     """
 
     family_id: str
@@ -161,6 +167,35 @@ class TagFamily:
     info_uuid: str | None = None
     forward_axis: Vec3 | None = None
     notes: Sequence[str] = field(default_factory=tuple)
+    characteristics: Mapping[str, str] = field(default_factory=dict)
+    describe: Callable[[str, bytes], dict[str, object]] | None = None
+
+    def char_uuid(self, name_or_uuid: str) -> str:
+        """The UUID for a characteristic name of this family, or the UUID itself (lowercased).
+
+        Raises:
+            KeyError: an unknown name; the message lists the known ones.
+        """
+        key = name_or_uuid.strip().lower()
+        if key in self.characteristics:
+            return self.characteristics[key]
+        if key in self.characteristics.values() or len(key) == 36:
+            return key
+        known = ", ".join(sorted(self.characteristics)) or "none"
+        raise KeyError(f"{self.display_name} has no characteristic {name_or_uuid!r}; known names: {known}")
+
+
+def plain_fields(value: object) -> object:
+    """A dataclass, enum, tuple or number as plain JSON-ready data (dicts, lists, numbers, strings)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_fields(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value if not isinstance(value, enum.Flag) else [m.name for m in type(value) if m in value]
+    if isinstance(value, tuple | list):
+        return [plain_fields(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex(" ")
+    return value
 
 
 SIG_BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"

@@ -62,12 +62,15 @@ class GattWrite:
         data: payload.
         response: write with response (True) or write without response (False).
         description: what the write does, for logs and ``--help`` output.
+        pause_after_s: how long the link waits after this write before the next one (some tags need time
+            between the steps of a command sequence, e.g. WitMotion's unlock, write, save).
     """
 
     char_uuid: str
     data: bytes
     response: bool = True
     description: str = ""
+    pause_after_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

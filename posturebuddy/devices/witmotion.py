@@ -31,7 +31,7 @@ import enum
 import math
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from posturebuddy.devices.base import Capabilities, DecodeError, GattWrite, NudgePattern, TagFamily
 from posturebuddy.devices.battery import BytesLike
@@ -549,13 +549,21 @@ def _write(data: bytes, description: str, *, response: bool = True) -> GattWrite
     return GattWrite(WRITE_CHAR_UUID, data, response=response, description=description)
 
 
+SETTINGS_STEP_PAUSE_S = 0.1
+"""Pause between unlock, write and save, seconds ([WIT-BLE5] device_model.py writeReg sleeps ~100 ms)."""
+
+
 def settings_commands(command: bytes, description: str) -> list[GattWrite]:
     """The vendor's settings sequence: unlock, the write, save.
 
-    The vendor waits about 100 ms between the steps (device_model.py writeReg); :class:`GattWrite` has no delay
-    field, so the link must pace these writes.
+    The vendor waits about 100 ms between the steps ([WIT-BLE5] device_model.py writeReg), so each step asks
+    the link for that pause.
     """
-    return [_write(UNLOCK_COMMAND, "unlock"), _write(command, description), _write(SAVE_COMMAND, "save")]
+    return [
+        replace(_write(UNLOCK_COMMAND, "unlock"), pause_after_s=SETTINGS_STEP_PAUSE_S),
+        replace(_write(command, description), pause_after_s=SETTINGS_STEP_PAUSE_S),
+        _write(SAVE_COMMAND, "save"),
+    ]
 
 
 def rate_commands(rate_hz: float) -> list[GattWrite]:

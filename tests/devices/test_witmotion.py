@@ -222,8 +222,8 @@ def test_other_documented_commands() -> None:
 
 def test_rate_commands_are_unlock_write_save() -> None:
     assert wit.FAMILY.rate_commands(50) == [
-        GattWrite(WRITE, bytes.fromhex("FF AA 69 88 B5"), description="unlock"),
-        GattWrite(WRITE, bytes.fromhex("FF AA 03 08 00"), description="output rate 50 Hz"),
+        GattWrite(WRITE, bytes.fromhex("FF AA 69 88 B5"), description="unlock", pause_after_s=0.1),
+        GattWrite(WRITE, bytes.fromhex("FF AA 03 08 00"), description="output rate 50 Hz", pause_after_s=0.1),
         GattWrite(WRITE, bytes.fromhex("FF AA 00 00 00"), description="save"),
     ]
 

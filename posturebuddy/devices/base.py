@@ -146,6 +146,8 @@ class TagFamily:
             is worn as its family documentation describes (used when calibration has no lean-forward
             step). ``None`` if the mounting is not documented.
         notes: caveats for users (pairing needs, firmware quirks).
+        seq_modulus: range of the sequence numbers in ``Sample.seq`` (they wrap), if the family sends any.
+        device_clock_period_s: wrap period of ``Sample.device_time_s`` in seconds, if the family sends a clock.
         characteristics: short names of the family's characteristics (``"raw"``, ``"quaternion"``, ...) to
             their UUIDs, for ``posturebuddy decode --char NAME`` and for logs.
         describe: decodes any one characteristic value of the family (notifications, reads *and* command
@@ -170,6 +172,8 @@ class TagFamily:
     info_uuid: str | None = None
     forward_axis: Vec3 | None = None
     notes: Sequence[str] = field(default_factory=tuple)
+    seq_modulus: int = 65536
+    device_clock_period_s: float | None = None
     characteristics: Mapping[str, str] = field(default_factory=dict)
     describe: Callable[[str, bytes], dict[str, object]] | None = None
 

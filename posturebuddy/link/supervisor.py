@@ -46,6 +46,7 @@ from posturebuddy.model import (
     GapDetected,
     NudgeSent,
     RawPacket,
+    StreamStarted,
 )
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class TagLink:
     ) -> None:
         self.options = options
         self.backend = backend
-        self.packets: DropOldestQueue[RawPacket] = DropOldestQueue(options.queue_size)
+        self.packets: DropOldestQueue[RawPacket | StreamStarted] = DropOldestQueue(options.queue_size)
         self.stats = LinkStats()
         self.state = ConnectionState.IDLE
         self.found: FoundDevice | None = None
@@ -238,6 +239,11 @@ class TagLink:
                     f"The tag at {found.info.address} does not offer the {family.display_name} motion data "
                     f"(missing {', '.join(missing)}): check [tag] family, or the tag's firmware."
                 )
+            self.packets.put_nowait(
+                StreamStarted(
+                    self._clock(), family_id=family.family_id, address=found.info.address, name=found.info.name
+                )
+            )
             await self._read_into_queue(family.info_uuid)
             for uuid in family.notify_uuids:
                 await client.start_notify(uuid, self._on_notify)

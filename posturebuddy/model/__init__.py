@@ -24,6 +24,7 @@ from posturebuddy.model.events import (
     LinkStatsUpdated,
     NudgeSent,
     PacketRejected,
+    StreamStarted,
 )
 from posturebuddy.model.types import (
     Activity,
@@ -63,6 +64,7 @@ __all__ = [
     "Quat",
     "RawPacket",
     "Sample",
+    "StreamStarted",
     "TagInfo",
     "TagStatus",
     "Vec3",

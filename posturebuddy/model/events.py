@@ -32,6 +32,19 @@ class ConnectionStateChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StreamStarted(Event):
+    """A connection to the tag started streaming: decoders and sequence tracking start afresh.
+
+    The link puts this into the packet stream itself (not only on the event stream), so it is ordered exactly
+    before the first packet of the new connection.
+    """
+
+    family_id: str
+    address: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class GapDetected(Event):
     """Data is missing between ``start_s`` and ``t_s``.
 

@@ -1,0 +1,107 @@
+"""The first stage after the link: raw packets in, decoded samples and link events out.
+
+The same stage serves live sessions, the simulator and replay, so a replay decodes exactly as the live run
+did. It owns one family decoder per connection (a :class:`~posturebuddy.model.StreamStarted` marker starts a
+fresh one), turns sequence-number jumps into :class:`~posturebuddy.model.GapDetected` events, unwraps the
+tag's clock, and turns undecodable packets into :class:`~posturebuddy.model.PacketRejected` events instead of
+exceptions: one bad packet never stops the stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from posturebuddy.devices import DecodeError, FrameDecoder, TagFamily, get_family
+from posturebuddy.link.sequence import ClockUnwrapper, SequenceTracker
+from posturebuddy.model import (
+    BatteryLevel,
+    BatteryRead,
+    GapDetected,
+    PacketRejected,
+    RawPacket,
+    Sample,
+    StreamStarted,
+    TagStatus,
+)
+
+DecodedItem = Sample | TagStatus | BatteryRead | PacketRejected | GapDetected | StreamStarted
+"""What :meth:`PacketDecoder.feed` yields."""
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Counters of the decoding stage."""
+
+    packets: int = 0
+    samples: int = 0
+    rejected: int = 0
+    lost_by_sequence: int = 0
+    connections: int = 0
+
+
+class PacketDecoder:
+    """Decodes one tag's packet stream. ``family`` may be given up front or learnt from a ``StreamStarted``."""
+
+    def __init__(self, family: TagFamily | None = None) -> None:
+        self.family = family
+        self.stats = DecodeStats()
+        self._decoder: FrameDecoder | None = family.make_decoder() if family else None
+        self._sequence = SequenceTracker(modulus=family.seq_modulus) if family else SequenceTracker()
+        self._clock = self._new_clock(family)
+        self._last_sample_t: float | None = None
+
+    @staticmethod
+    def _new_clock(family: TagFamily | None) -> ClockUnwrapper | None:
+        if family is None or family.device_clock_period_s is None:
+            return None
+        return ClockUnwrapper(period_s=family.device_clock_period_s)
+
+    def start(self, marker: StreamStarted) -> None:
+        """A new connection: fresh decoder, sequence tracking and clock unwrapping."""
+        if self.family is None or self.family.family_id != marker.family_id:
+            self.family = get_family(marker.family_id)
+        family = self.family
+        self._decoder = family.make_decoder()
+        self._sequence = SequenceTracker(modulus=family.seq_modulus)
+        self._clock = self._new_clock(family)
+        self.stats.connections += 1
+
+    def feed(self, item: RawPacket | StreamStarted) -> list[DecodedItem]:
+        """Decode one packet (or take a stream marker). Never raises for bad bytes."""
+        if isinstance(item, StreamStarted):
+            self.start(item)
+            return [item]
+        self.stats.packets += 1
+        if self._decoder is None:
+            self.stats.rejected += 1
+            return [PacketRejected(item.t_host_s, char_uuid=item.char_uuid, reason="no tag family known yet")]
+        try:
+            decoded = self._decoder.decode(item)
+        except DecodeError as exc:
+            self.stats.rejected += 1
+            return [PacketRejected(item.t_host_s, char_uuid=item.char_uuid, reason=str(exc))]
+        out: list[DecodedItem] = []
+        for value in decoded:
+            if isinstance(value, Sample):
+                out.extend(self._sample(value))
+            elif isinstance(value, BatteryLevel):
+                out.append(BatteryRead(value.t_s, level=value))
+            else:
+                out.append(value)
+        return out
+
+    def _sample(self, sample: Sample) -> list[DecodedItem]:
+        out: list[DecodedItem] = []
+        if sample.seq is not None:
+            lost = self._sequence.update(sample.seq)
+            if lost:
+                self.stats.lost_by_sequence += lost
+                start = self._last_sample_t if self._last_sample_t is not None else sample.t_s
+                out.append(GapDetected(sample.t_s, start_s=start, lost_packets=lost, reason="sequence gap"))
+        if sample.device_time_s is not None and self._clock is not None:
+            sample = dataclasses.replace(sample, device_time_s=self._clock.unwrap(sample.device_time_s))
+        self.stats.samples += 1
+        self._last_sample_t = sample.t_s
+        out.append(sample)
+        return out

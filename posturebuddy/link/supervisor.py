@@ -15,8 +15,8 @@ Unrecoverable problems (no Bluetooth, the pinned address is another model) end `
 :class:`~posturebuddy.link.errors.LinkError` whose message is one plain sentence. ``stop`` shuts down in
 order: stop polling, stop notifications, disconnect, then the queue is left for the consumer to flush.
 
-Time: every packet is stamped with the injected ``clock`` (``time.time`` live; a scaled clock for accelerated
-simulations), which is the sample time the rest of the engine runs on.
+Time: every packet is stamped with the injected ``clock`` (live: :func:`monotonic_wall_clock`, epoch seconds that
+never step back; a scaled clock for accelerated simulations), which is the sample time the engine runs on.
 """
 
 from __future__ import annotations
@@ -91,6 +91,17 @@ class LinkStats:
 EventSink = Callable[[Event], None]
 
 
+def monotonic_wall_clock() -> Callable[[], float]:
+    """A clock that reads POSIX epoch seconds but never steps backwards.
+
+    It is anchored to the wall clock once and then advanced by the monotonic clock, so an NTP correction or a
+    manual clock change during a session cannot reorder packets (sample time must only move forwards).
+    """
+    wall0 = time.time()
+    mono0 = time.monotonic()
+    return lambda: wall0 + (time.monotonic() - mono0)
+
+
 class TagLink:
     """Owns the connection to one tag. See the module docstring for the lifecycle."""
 
@@ -100,7 +111,7 @@ class TagLink:
         backend: BleBackend,
         on_event: EventSink,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.options = options
@@ -110,7 +121,7 @@ class TagLink:
         self.state = ConnectionState.IDLE
         self.found: FoundDevice | None = None
         self._on_event = on_event
-        self._clock = clock
+        self._clock = clock or monotonic_wall_clock()
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
         self._client: BleakClient | None = None
         self._disconnected = asyncio.Event()

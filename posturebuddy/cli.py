@@ -50,7 +50,6 @@ PLANNED: dict[str, Planned] = {
     "demo": Planned("the terminal dashboard", 6),
     "run": Planned("the BLE client and tag support", 4),
     "scan": Planned("the BLE client and tag support", 4),
-    "decode": Planned("the BLE client and tag support", 4),
     "calibrate": Planned("the posture engine", 5),
     "replay": Planned("sessions: recording and replay", 7),
     "analyze": Planned("the posture engine", 5),
@@ -153,13 +152,30 @@ def _decode_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "decode",
         "decode captured notification bytes (a debugging aid for bug reports)",
         "Decode bytes captured from a tag (for example with nRF Connect) exactly as PostureBuddy would, and\n"
-        "print the values with their units. Attach the output to a bug report about a tag.",
-        "  posturebuddy decode --device thingy52 --char raw 00FE0001770300 00C0F40100 0000000000000000\n"
+        "print the values with their units. Notifications, reads and command writes all decode: name the\n"
+        "characteristic with --char (an unknown name lists the family's names). Attach the output to a bug\n"
+        "report about a tag. Exit status: 0 decoded, 1 the bytes do not decode (the message says why), 2 bad\n"
+        "usage (not hex, unknown characteristic).",
+        "  posturebuddy decode --device thingy52 --char raw 00FE00017703 0000C0F40100 000000000000\n"
         "  posturebuddy decode --device witmotion '55 61 00 00 00 00 00 08 00 00 00 00 00 00 00 00 00 00 00 40'\n"
+        "  posturebuddy decode --device witmotion --char write FF:AA:27:51:00\n"
+        "  posturebuddy decode --device sensortag --accel-range 8 5C0F7DFF0000 00F80000DB0D 000000000000\n"
         "  posturebuddy decode --device microbit F0FF2000 10FC --json",
     )
     p.add_argument("--device", required=True, choices=FAMILIES, help="tag family the bytes came from")
-    p.add_argument("--char", help="characteristic name or UUID (default: the family's main data characteristic)")
+    p.add_argument(
+        "--char",
+        help="characteristic name (e.g. raw, config, write, period) or UUID (default: the family's main data "
+        "characteristic)",
+    )
+    p.add_argument(
+        "--accel-range",
+        type=int,
+        choices=(2, 4, 8, 16),
+        metavar="{2,4,8,16}",
+        help="sensortag only: the accelerometer range in g the data was captured at; the bytes do not say it "
+        "(default: 8, the range PostureBuddy configures)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON (field names carry units)")
     p.add_argument("hex", nargs="+", help="the bytes in hex; spaces, colons and 0x prefixes are ignored")
 
@@ -366,7 +382,14 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-HANDLERS: dict[str, Handler] = {"config": cmd_config}
+def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy decode``: see :mod:`posturebuddy.commands.decode` (imported only when it runs)."""
+    from posturebuddy.commands.decode import run_decode
+
+    return run_decode(args, settings)
+
+
+HANDLERS: dict[str, Handler] = {"config": cmd_config, "decode": cmd_decode}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,6 +53,30 @@ def decode_battery_level(data: BytesLike, *, t_s: float, family: str = FAMILY_ID
     return BatteryLevel(t_s=t_s, percent=decode_battery_percent(data, family=family))
 
 
+def describe_battery_level(data: BytesLike, *, family: str = FAMILY_ID) -> dict[str, object]:
+    """A Battery Level value for ``posturebuddy decode``: ``{"kind": "battery_level", "battery_percent": n}``.
+
+    Raises:
+        DecodeError: as :func:`decode_battery_percent`.
+    """
+    return {"kind": "battery_level", "battery_percent": decode_battery_percent(data, family=family)}
+
+
+CHARACTERISTICS: dict[str, str] = {"battery": BATTERY_LEVEL_CHAR_UUID}
+"""The one characteristic this module knows, by its ``posturebuddy decode --char`` name."""
+
+
+def describe(char_uuid: str, data: bytes) -> dict[str, object]:
+    """Describe a value of the Battery Level characteristic (the :attr:`TagFamily.describe` shape).
+
+    Raises:
+        DecodeError: another characteristic, or a bad Battery Level value.
+    """
+    if char_uuid.lower() != BATTERY_LEVEL_CHAR_UUID:
+        raise DecodeError(FAMILY_ID, f"unknown characteristic {char_uuid}", data=data)
+    return describe_battery_level(data)
+
+
 def encode_battery_level(percent: int) -> bytes:
     """Encode a state of charge (integer percent, 0..100) as the one-byte Battery Level value.
 
@@ -69,7 +93,10 @@ __all__ = [
     "BATTERY_LEVEL_MAX_PERCENT",
     "BATTERY_SERVICE_UUID",
     "BytesLike",
+    "CHARACTERISTICS",
     "decode_battery_level",
     "decode_battery_percent",
+    "describe",
+    "describe_battery_level",
     "encode_battery_level",
 ]

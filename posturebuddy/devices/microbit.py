@@ -124,6 +124,38 @@ class MicrobitDecoder:
         raise DecodeError(FAMILY_ID, f"unknown characteristic {packet.char_uuid}", data=packet.data)
 
 
+# --- posturebuddy decode: names and describe ---------------------------------------------------------------------
+CHARACTERISTICS: dict[str, str] = {"data": ACCELEROMETER_DATA_CHAR_UUID, "period": ACCELEROMETER_PERIOD_CHAR_UUID}
+"""``posturebuddy decode --char`` names of the accelerometer service's characteristics (ble_tags.md §4.1)."""
+
+
+def describe(char_uuid: str, data: bytes) -> dict[str, object]:
+    """Decode one value of an accelerometer characteristic for ``posturebuddy decode``.
+
+    * data: ``{"kind": "accelerometer", "accel_g"}``.
+    * period: ``{"kind": "period", "period_ms", "rate_hz", "valid_period"}``, plus ``nearest_valid_period_ms``
+      when the value is not one of :data:`VALID_PERIODS_MS` (the firmware snaps it and writes the result back).
+
+    Raises:
+        DecodeError: an unknown characteristic or bad bytes (including the crashing period 0).
+    """
+    uuid = char_uuid.lower()
+    if uuid == ACCELEROMETER_DATA_CHAR_UUID:
+        return {"kind": "accelerometer", "accel_g": list(decode_accel(data))}
+    if uuid == ACCELEROMETER_PERIOD_CHAR_UUID:
+        period_ms = decode_period(data)
+        out: dict[str, object] = {
+            "kind": "period",
+            "period_ms": period_ms,
+            "rate_hz": 1000.0 / period_ms,
+            "valid_period": period_ms in VALID_PERIODS_MS,
+        }
+        if period_ms not in VALID_PERIODS_MS:
+            out["nearest_valid_period_ms"] = snap_period_ms(period_ms)
+        return out
+    raise DecodeError(FAMILY_ID, f"unknown characteristic {char_uuid}", data=data)
+
+
 FAMILY = TagFamily(
     family_id=FAMILY_ID,
     display_name="BBC micro:bit",
@@ -146,6 +178,8 @@ FAMILY = TagFamily(
     make_decoder=MicrobitDecoder,
     rate_commands=rate_commands,
     nudge_commands=nudge_commands,
+    characteristics=CHARACTERISTICS,
+    describe=describe,
     notes=(
         "The program on the micro:bit must start the Bluetooth accelerometer service.",
         "Default builds require pairing before the service can be used.",

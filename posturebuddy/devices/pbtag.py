@@ -29,20 +29,25 @@ from firmware_protocol import (
     RATE_TABLE_HZ,
     SEQ_MODULUS,
     SERVICE_UUID,
+    Buzz,
     BytesLike,
     Cue,
     CuePattern,
     Identify,
+    Led,
     MotionFrame,
     ProtocolError,
+    ResetOrientation,
     SetRate,
     StatusFlags,
+    StopOutputs,
     decode_battery,
+    decode_command,
     decode_device_info,
     decode_motion,
     encode_command,
 )
-from posturebuddy.devices.base import Capabilities, DecodeError, GattWrite, NudgePattern, TagFamily
+from posturebuddy.devices.base import Capabilities, DecodeError, GattWrite, NudgePattern, TagFamily, plain_fields
 from posturebuddy.model import BatteryLevel, Decoded, RawPacket, Sample, TagStatus, Vec3
 
 FAMILY_ID = "posturebuddy"
@@ -197,6 +202,101 @@ def nudge_commands(pattern: NudgePattern) -> list[GattWrite]:
     return [GattWrite(CONTROL_CHAR_UUID, data, description=f"cue {cue.name.lower()}")]
 
 
+# --- posturebuddy decode: names and describe ---------------------------------------------------------------------
+CHARACTERISTICS: dict[str, str] = {
+    "motion": MOTION_CHAR_UUID,
+    "control": CONTROL_CHAR_UUID,
+    "info": DEVICE_INFO_CHAR_UUID,
+    "battery": BATTERY_LEVEL_CHAR_UUID,
+}
+"""``posturebuddy decode --char`` names of the profile's characteristics (SPEC §2)."""
+
+
+def _describe_motion(data: BytesLike) -> dict[str, object]:
+    frame = _motion_frame(data)
+    return {
+        "kind": "motion",
+        "seq": frame.seq,
+        "device_time_ms": frame.device_time_ms,
+        "quat_wxyz": None if frame.quat_wxyz is None else list(frame.quat_wxyz),
+        "accel_g": list(frame.accel_g),
+        "accel_saturated": frame.accel_saturated,
+        "status": plain_fields(frame.status),
+    }
+
+
+def _describe_command(data: BytesLike) -> dict[str, object]:
+    try:
+        command = decode_command(data)
+    except ProtocolError as err:
+        raise _decode_error(err, data) from err
+    out: dict[str, object] = {"kind": "command", "command": command.OPCODE.name.lower()}
+    out["opcode"] = f"0x{int(command.OPCODE):02x}"
+    match command:
+        case SetRate(rate_hz=rate):
+            out["rate_hz"] = rate
+        case Cue(pattern=pattern):
+            out["pattern"] = pattern.name.lower()
+        case Buzz():
+            out.update(on_ms=command.on_ms, off_ms=command.off_ms, count=command.count)
+            out["strength_percent"] = command.strength_pct
+        case Led():
+            out.update(red=command.red, green=command.green, blue=command.blue)
+            out.update(on_ms=command.on_ms, off_ms=command.off_ms, count=command.count)
+        case Identify(duration_s=duration):
+            out["duration_s"] = duration
+        case StopOutputs() | ResetOrientation():
+            pass
+    return out
+
+
+def _describe_info(data: BytesLike) -> dict[str, object]:
+    try:
+        info = decode_device_info(data)
+    except ProtocolError as err:
+        raise _decode_error(err, data) from err
+    return {
+        "kind": "device_info",
+        "protocol_version": f"{info.protocol_major}.{info.protocol_minor}",
+        "protocol_major": info.protocol_major,
+        "protocol_minor": info.protocol_minor,
+        "features": plain_fields(info.features),
+        "supported_rates_hz": list(info.supported_rates_hz),
+        "current_rate_hz": info.current_rate_hz,
+    }
+
+
+def _describe_battery(data: BytesLike) -> dict[str, object]:
+    return {"kind": "battery_level", "battery_percent": decode_battery_level(data, t_s=0.0).percent}
+
+
+def describe(char_uuid: str, data: bytes) -> dict[str, object]:
+    """Decode one value of a profile characteristic for ``posturebuddy decode``.
+
+    * motion: ``{"kind": "motion", "seq", "device_time_ms", "quat_wxyz" (as carried, null = no orientation),
+      "accel_g", "accel_saturated", "status" (flag names)}``.
+    * control: ``{"kind": "command", "command" (set_rate, cue, buzz, led, identify, stop_outputs,
+      reset_orientation), "opcode"}`` plus the parameters: rate_hz; pattern; on_ms, off_ms, count,
+      strength_percent; red, green, blue, on_ms, off_ms, count; duration_s.
+    * info: ``{"kind": "device_info", "protocol_version", "protocol_major", "protocol_minor", "features",
+      "supported_rates_hz", "current_rate_hz"}``.
+    * battery: ``{"kind": "battery_level", "battery_percent"}``.
+
+    Raises:
+        DecodeError: an unknown characteristic or bytes the profile rejects.
+    """
+    uuid = char_uuid.lower()
+    if uuid == MOTION_CHAR_UUID:
+        return _describe_motion(data)
+    if uuid == CONTROL_CHAR_UUID:
+        return _describe_command(data)
+    if uuid == DEVICE_INFO_CHAR_UUID:
+        return _describe_info(data)
+    if uuid == BATTERY_LEVEL_CHAR_UUID:
+        return _describe_battery(data)
+    raise DecodeError(FAMILY_ID, f"unexpected characteristic {uuid}", data=data)
+
+
 FAMILY = TagFamily(
     family_id=FAMILY_ID,
     display_name="PostureBuddy Tag",
@@ -223,6 +323,8 @@ FAMILY = TagFamily(
     seq_modulus=SEQ_MODULUS,
     device_clock_period_s=DEVICE_TIME_MODULUS_MS / 1000.0,
     forward_axis=FORWARD_AXIS,
+    characteristics=CHARACTERISTICS,
+    describe=describe,
     notes=(
         "Open profile: any board with an IMU running firmware that follows firmware_protocol/SPEC.md.",
         "Haptic motor and LED are optional per tag; nudges use CUE, which every tag accepts.",

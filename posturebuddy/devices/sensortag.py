@@ -299,6 +299,51 @@ class SensorTagDecoder:
         raise DecodeError(FAMILY_ID, f"unknown characteristic {packet.char_uuid}", data=packet.data)
 
 
+# --- posturebuddy decode: names and describe ---------------------------------------------------------------------
+CHARACTERISTICS: dict[str, str] = {"data": DATA_CHAR_UUID, "config": CONFIG_CHAR_UUID, "period": PERIOD_CHAR_UUID}
+"""``posturebuddy decode --char`` names of the movement service's characteristics (ble_tags.md §3.1)."""
+
+
+def describe(char_uuid: str, data: bytes, *, accel_range_g: int = START_CONFIG.accel_range_g) -> dict[str, object]:
+    """Decode one value of a movement characteristic for ``posturebuddy decode``.
+
+    * data: ``{"kind": "movement", "gyro_dps", "accel_g", "mag_raw", "accel_range_g"}``. The bytes do not carry
+      the range, so it is a parameter, by default what :func:`start_commands` configures (8 g); every group is
+      shown, even one that a configuration would switch off (it then reads zeros).
+    * config: ``{"kind": "movement_config", "gyro_enabled", "accel_enabled", "mag_enabled", "wake_on_motion",
+      "accel_range_g"}``.
+    * period: ``{"kind": "period", "period_ms", "rate_hz"}``.
+
+    Raises:
+        DecodeError: an unknown characteristic or bad bytes.
+        ValueError: ``accel_range_g`` is not 2, 4, 8 or 16 (a caller bug).
+    """
+    uuid = char_uuid.lower()
+    if uuid == DATA_CHAR_UUID:
+        reading = decode_movement(data, accel_range_g=accel_range_g)
+        return {
+            "kind": "movement",
+            "gyro_dps": list(reading.gyro_dps),
+            "accel_g": list(reading.accel_g),
+            "mag_raw": list(reading.mag_raw),
+            "accel_range_g": accel_range_g,
+        }
+    if uuid == CONFIG_CHAR_UUID:
+        config = decode_config(data)
+        return {
+            "kind": "movement_config",
+            "gyro_enabled": config.gyro,
+            "accel_enabled": config.accel,
+            "mag_enabled": config.mag,
+            "wake_on_motion": config.wake_on_motion,
+            "accel_range_g": config.accel_range_g,
+        }
+    if uuid == PERIOD_CHAR_UUID:
+        period_ms = decode_period(data)
+        return {"kind": "period", "period_ms": period_ms, "rate_hz": 1000.0 / period_ms}
+    raise DecodeError(FAMILY_ID, f"unknown characteristic {char_uuid}", data=data)
+
+
 FAMILY = TagFamily(
     family_id=FAMILY_ID,
     display_name="TI CC2650 SensorTag",
@@ -322,6 +367,8 @@ FAMILY = TagFamily(
     rate_commands=rate_commands,
     nudge_commands=nudge_commands,
     start_commands=start_commands,
+    characteristics=CHARACTERISTICS,
+    describe=describe,
     notes=(
         "At most 10 Hz (the shortest period is 100 ms).",
         "Some firmware versions may not apply the requested accelerometer range; check |a| is about 1 g at rest.",

@@ -30,8 +30,13 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from posturebuddy.devices.base import Capabilities, DecodeError, GattWrite, NudgePattern, TagFamily
-from posturebuddy.devices.battery import BATTERY_LEVEL_CHAR_UUID, BytesLike, decode_battery_level
+from posturebuddy.devices.base import Capabilities, DecodeError, GattWrite, NudgePattern, TagFamily, plain_fields
+from posturebuddy.devices.battery import (
+    BATTERY_LEVEL_CHAR_UUID,
+    BytesLike,
+    decode_battery_level,
+    describe_battery_level,
+)
 from posturebuddy.model import Decoded, Quat, RawPacket, Sample, Vec3
 
 FAMILY_ID = "thingy52"
@@ -832,6 +837,215 @@ class Thingy52Decoder:
         return handler(bytes(packet.data), packet.t_host_s)
 
 
+# --- posturebuddy decode: names and describe ---------------------------------------------------------------------
+CHARACTERISTICS: dict[str, str] = {
+    "quaternion": QUATERNION_CHAR_UUID,
+    "raw": RAW_DATA_CHAR_UUID,
+    "euler": EULER_CHAR_UUID,
+    "rotation": ROTATION_MATRIX_CHAR_UUID,
+    "heading": HEADING_CHAR_UUID,
+    "gravity": GRAVITY_CHAR_UUID,
+    "tap": TAP_CHAR_UUID,
+    "orientation": ORIENTATION_CHAR_UUID,
+    "steps": STEP_COUNTER_CHAR_UUID,
+    "config": MOTION_CONFIG_CHAR_UUID,
+    "led": LED_CHAR_UUID,
+    "button": BUTTON_CHAR_UUID,
+    "ext_pin": EXT_PIN_CHAR_UUID,
+    "sound_config": SOUND_CONFIG_CHAR_UUID,
+    "speaker": SPEAKER_DATA_CHAR_UUID,
+    "speaker_status": SPEAKER_STATUS_CHAR_UUID,
+    "microphone": MICROPHONE_CHAR_UUID,
+    "battery": BATTERY_LEVEL_CHAR_UUID,
+}
+"""``posturebuddy decode --char`` names of every Thingy characteristic this module knows (ble_tags.md §1.1)."""
+
+EXT_PIN_LENGTH = 4  # four MOSFET/pin values, one byte each (ble_tags.md §1.1 table: 4 bytes)
+MICROPHONE_MAX_LENGTH = 273  # ble_tags.md §1.1 table
+
+
+def _name(member: enum.Enum) -> str:
+    return member.name.lower()
+
+
+def _fields(value: object) -> dict[str, object]:
+    """A decoded dataclass as a plain dict (see :func:`plain_fields`)."""
+    out = plain_fields(value)
+    assert isinstance(out, dict)
+    return out
+
+
+def _describe_quaternion(data: bytes) -> dict[str, object]:
+    return {"kind": "quaternion", "quat_wxyz": list(decode_quaternion(data)), "normalised": True}
+
+
+def _describe_raw(data: bytes) -> dict[str, object]:
+    return {"kind": "raw_motion", **_fields(decode_raw(data))}
+
+
+def _describe_euler(data: bytes) -> dict[str, object]:
+    return {"kind": "euler", **_fields(decode_euler(data))}
+
+
+def _describe_rotation(data: bytes) -> dict[str, object]:
+    return {"kind": "rotation_matrix", "rotation_matrix": list(decode_rotation_matrix(data))}
+
+
+def _describe_heading(data: bytes) -> dict[str, object]:
+    return {"kind": "heading", "heading_deg": decode_heading(data)}
+
+
+def _describe_gravity(data: bytes) -> dict[str, object]:
+    return {
+        "kind": "gravity",
+        "gravity_mps2": list(decode_gravity_mps2(data)),
+        "gravity_g": list(decode_gravity_g(data)),
+    }
+
+
+def _describe_tap(data: bytes) -> dict[str, object]:
+    tap = decode_tap(data)
+    return {"kind": "tap", "direction": _name(tap.direction), "direction_code": int(tap.direction), "count": tap.count}
+
+
+def _describe_orientation(data: bytes) -> dict[str, object]:
+    orientation = decode_orientation(data)
+    return {"kind": "orientation", "orientation": _name(orientation), "orientation_code": int(orientation)}
+
+
+def _describe_steps(data: bytes) -> dict[str, object]:
+    count = decode_step_counter(data)
+    return {"kind": "step_counter", "steps": count.steps, "time_ms": count.time_ms}
+
+
+def _describe_config(data: bytes) -> dict[str, object]:
+    config = decode_motion_config(data)
+    return {
+        "kind": "motion_config",
+        "pedo_interval_ms": config.pedo_interval_ms,
+        "temp_interval_ms": config.temp_interval_ms,
+        "compass_interval_ms": config.compass_interval_ms,
+        "motion_freq_hz": config.motion_freq_hz,
+        "wake_on_motion": bool(config.wake_on_motion),
+        "factory_default": config == DEFAULT_MOTION_CONFIG,
+    }
+
+
+def _describe_led(data: bytes) -> dict[str, object]:
+    out: dict[str, object] = {"kind": "led"}
+    match decode_led(data):
+        case LedOff():
+            out["mode"] = _name(LedMode.OFF)
+        case LedConstant(red, green, blue):
+            out.update(mode=_name(LedMode.CONSTANT), red=red, green=green, blue=blue)
+        case LedBreathe(colour, intensity, delay):
+            out.update(mode=_name(LedMode.BREATHE), colour=_name(colour), colour_code=int(colour))
+            out.update(intensity_percent=intensity, delay_ms=delay)
+        case LedOneShot(colour, intensity):
+            out.update(mode=_name(LedMode.ONE_SHOT), colour=_name(colour), colour_code=int(colour))
+            out["intensity_percent"] = intensity
+    return out
+
+
+def _describe_button(data: bytes) -> dict[str, object]:
+    raw = _exact(data, UINT8.size, "button")
+    return {"kind": "button", "state": raw[0]}
+
+
+def _describe_ext_pin(data: bytes) -> dict[str, object]:
+    raw = _exact(data, EXT_PIN_LENGTH, "ext pin value")
+    return {"kind": "ext_pin", "pins": list(raw)}
+
+
+def _describe_sound_config(data: bytes) -> dict[str, object]:
+    config = decode_sound_config(data)
+    return {"kind": "sound_config", "speaker_mode": _name(config.speaker_mode), "mic_mode": _name(config.mic_mode)}
+
+
+def _describe_speaker(data: bytes) -> dict[str, object]:
+    """Speaker data: the bytes do not say the speaker mode, so the length decides (ble_tags.md §1.5).
+
+    5 bytes = a tone (frequency mode, the firmware's default), 1 byte = a sample id (sample mode), anything else
+    can only be 8-bit PCM (PCM mode), which is reported by length.
+    """
+    if len(data) == UINT16X2_UINT8.size:
+        tone = decode_tone(data)
+        return {
+            "kind": "tone",
+            "freq_hz": tone.freq_hz,
+            "duration_ms": tone.duration_ms,
+            "volume_percent": tone.volume_pct,
+            "stops_speaker": tone.duration_ms == 0 or tone.volume_pct == 0,
+        }
+    if len(data) == UINT8.size:
+        return {"kind": "speaker_sample", "sample_id": decode_sample_id(data)}
+    if not data:
+        raise DecodeError(FAMILY_ID, "speaker data is empty", data=data)
+    return {
+        "kind": "pcm_audio",
+        "length_bytes": len(data),
+        "note": "valid only in 8-bit PCM speaker mode; a tone is 5 bytes, a sample id 1 byte",
+    }
+
+
+def _describe_speaker_status(data: bytes) -> dict[str, object]:
+    status = decode_speaker_status(data)
+    return {"kind": "speaker_status", "status": _name(status), "status_code": int(status)}
+
+
+def _describe_microphone(data: bytes) -> dict[str, object]:
+    if not 1 <= len(data) <= MICROPHONE_MAX_LENGTH:
+        raise DecodeError(FAMILY_ID, f"microphone data must be 1..{MICROPHONE_MAX_LENGTH} bytes", data=data)
+    return {"kind": "microphone_audio", "length_bytes": len(data)}
+
+
+def _describe_battery(data: bytes) -> dict[str, object]:
+    return describe_battery_level(data, family=FAMILY_ID)
+
+
+DESCRIBERS: dict[str, Callable[[bytes], dict[str, object]]] = {
+    QUATERNION_CHAR_UUID: _describe_quaternion,
+    RAW_DATA_CHAR_UUID: _describe_raw,
+    EULER_CHAR_UUID: _describe_euler,
+    ROTATION_MATRIX_CHAR_UUID: _describe_rotation,
+    HEADING_CHAR_UUID: _describe_heading,
+    GRAVITY_CHAR_UUID: _describe_gravity,
+    TAP_CHAR_UUID: _describe_tap,
+    ORIENTATION_CHAR_UUID: _describe_orientation,
+    STEP_COUNTER_CHAR_UUID: _describe_steps,
+    MOTION_CONFIG_CHAR_UUID: _describe_config,
+    LED_CHAR_UUID: _describe_led,
+    BUTTON_CHAR_UUID: _describe_button,
+    EXT_PIN_CHAR_UUID: _describe_ext_pin,
+    SOUND_CONFIG_CHAR_UUID: _describe_sound_config,
+    SPEAKER_DATA_CHAR_UUID: _describe_speaker,
+    SPEAKER_STATUS_CHAR_UUID: _describe_speaker_status,
+    MICROPHONE_CHAR_UUID: _describe_microphone,
+    BATTERY_LEVEL_CHAR_UUID: _describe_battery,
+}
+
+
+def describe(char_uuid: str, data: bytes) -> dict[str, object]:
+    """Decode one value of any Thingy characteristic (notification, read or command write) for ``posturebuddy
+    decode``: a flat mapping with a ``"kind"`` and field names that carry their units.
+
+    Shapes (``kind``: keys): ``quaternion``: quat_wxyz (normalised, as the decoder reports it); ``raw_motion``:
+    accel_g, gyro_dps, mag_ut; ``euler``: roll_deg, pitch_deg, yaw_deg; ``rotation_matrix``: rotation_matrix (9
+    values, wire order); ``heading``: heading_deg; ``gravity``: gravity_mps2, gravity_g; ``tap``; ``orientation``;
+    ``step_counter``: steps, time_ms; ``motion_config``: the intervals in ms, motion_freq_hz, wake_on_motion;
+    ``led``: mode and its payload (red/green/blue, colour, intensity_percent, delay_ms); ``sound_config``;
+    ``tone``: freq_hz, duration_ms, volume_percent; ``speaker_sample``; ``pcm_audio``; ``speaker_status``;
+    ``button``; ``ext_pin``; ``microphone_audio``; ``battery_level``: battery_percent.
+
+    Raises:
+        DecodeError: an unknown characteristic, or bytes the firmware would not send or accept.
+    """
+    describer = DESCRIBERS.get(char_uuid.lower())
+    if describer is None:
+        raise DecodeError(FAMILY_ID, f"unknown characteristic {char_uuid}", data=data)
+    return describer(bytes(data))
+
+
 # --- the family --------------------------------------------------------------------------------------------------
 FAMILY = TagFamily(
     family_id=FAMILY_ID,
@@ -857,6 +1071,8 @@ FAMILY = TagFamily(
     nudge_commands=nudge_commands,
     # Enabling notifications is what turns the motion sensor on ([THINGY-DOX] §arch_motion): no start writes.
     battery_uuid=BATTERY_LEVEL_CHAR_UUID,
+    characteristics=CHARACTERISTICS,
+    describe=describe,
     notes=(
         "Raw accel/gyro/compass use the firmware's scaling (/1024 g, /32 dps, /16 uT); Nordic's JS library "
         "divides by 64/2048/4096 and reads about 16 g at rest.",

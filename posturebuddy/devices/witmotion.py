@@ -621,6 +621,150 @@ def nudge_commands(pattern: NudgePattern) -> list[GattWrite]:
     return []
 
 
+# --- posturebuddy decode: names and describe ---------------------------------------------------------------------
+CHARACTERISTICS: dict[str, str] = {"notify": NOTIFY_CHAR_UUID, "write": WRITE_CHAR_UUID}
+"""``posturebuddy decode --char`` names: ``notify`` (frames, device to host), ``write`` (commands, host to device)."""
+
+KNOWN_COMMANDS: dict[bytes, str] = {
+    UNLOCK_COMMAND: "unlock",
+    SAVE_COMMAND: "save",
+    RESTORE_DEFAULTS_COMMAND: "restore_defaults",
+    ACCEL_CALIBRATION_COMMAND: "accel_calibration",
+    ZERO_REFERENCE_ANGLE_COMMAND: "zero_reference_angle",
+    MAG_CALIBRATION_START_COMMAND: "mag_calibration_start",
+    MAG_CALIBRATION_STOP_COMMAND: "mag_calibration_stop",
+}
+"""Whole 5-byte commands with a fixed meaning (ble_tags.md §2.4), by the name ``describe`` reports."""
+
+
+def _register_name(register: int) -> str | None:
+    return Register(register).name if register in Register._value2member_map_ else None
+
+
+def _register_fields(prefix: str, register: int) -> dict[str, object]:
+    out: dict[str, object] = {prefix: f"0x{register:02x}"}
+    name = _register_name(register)
+    if name is not None:
+        out[f"{prefix}_name"] = name
+    return out
+
+
+def describe_frame(frame: WitFrame) -> dict[str, object]:
+    """One decoded frame as a flat mapping (kind ``imu_frame`` or ``register_reply``).
+
+    ``imu_frame``: accel_g, gyro_dps, roll_deg, pitch_deg, yaw_deg and quat_wxyz (from the Z-Y-X angles, as the
+    decoder computes it). ``register_reply``: start_register (hex) and its name, registers_raw (the 8 int16
+    values) and every reading the reply covers: quat_wxyz (normalised), mag_raw (counts), temperature_c,
+    voltage_v and battery_percent (the vendor table; null below 3.87 V).
+
+    Raises:
+        DecodeError: a reading the decoder rejects (all-zero quaternion, implausible battery voltage).
+    """
+    if isinstance(frame, ImuFrame):
+        roll, pitch, yaw = frame.angles_deg
+        return {
+            "kind": "imu_frame",
+            "accel_g": list(frame.accel_g),
+            "gyro_dps": list(frame.gyro_dps),
+            "roll_deg": roll,
+            "pitch_deg": pitch,
+            "yaw_deg": yaw,
+            "quat_wxyz": list(euler_zyx_to_quat(roll, pitch, yaw)),
+        }
+    out: dict[str, object] = {"kind": "register_reply", **_register_fields("start_register", frame.start_register)}
+    out["registers_raw"] = list(frame.values)
+    quat = quaternion_from_reply(frame)
+    if quat is not None:
+        out["quat_wxyz"] = list(quat)
+    mag = mag_from_reply(frame)
+    if mag is not None:
+        out["mag_raw"] = list(mag)
+    temperature = temperature_c_from_reply(frame)
+    if temperature is not None:
+        out["temperature_c"] = temperature
+    battery = battery_from_reply(frame, t_s=0.0)
+    if battery is not None:
+        out["voltage_v"] = battery.voltage_v
+        out["battery_percent"] = battery.percent
+    return out
+
+
+def describe_notification(data: BytesLike) -> dict[str, object]:
+    """Frames from the notify characteristic.
+
+    Exactly 20 bytes must be one whole frame, described flat (:func:`describe_frame`). Any other length is fed to
+    a fresh :class:`WitMotionStream`, as the decoder does, and gives ``{"kind": "frames", "frame_count",
+    "frames": [...], "skipped_bytes", "incomplete_bytes"}``: every complete frame in order, the bytes outside any
+    frame, and the bytes of a trailing partial frame.
+
+    Raises:
+        DecodeError: a 20-byte value that is not a frame, no complete frame at all, or a rejected reading.
+    """
+    raw = bytes(data)
+    if len(raw) == FRAME_LENGTH:
+        return describe_frame(decode_frame(raw))
+    stream = WitMotionStream()
+    frames = stream.feed(raw)
+    if not frames:
+        raise DecodeError(
+            FAMILY_ID, f"no complete {FRAME_LENGTH}-byte frame (55 61 or 55 71) in {len(raw)} bytes", data=raw
+        )
+    return {
+        "kind": "frames",
+        "frame_count": len(frames),
+        "frames": [describe_frame(frame) for frame in frames],
+        "skipped_bytes": stream.garbage_bytes,
+        "incomplete_bytes": len(stream.pending),
+    }
+
+
+def describe_command(data: BytesLike) -> dict[str, object]:
+    """A host command (``FF AA <reg> <value LE>``) as kind ``command``.
+
+    Keys: command (what it does: ``read_register``, ``set_output_rate``, ``set_bandwidth``, ``unlock``, ``save``,
+    ``restore_defaults``, the calibrations, or ``write_register``), register (hex) and register_name, value and
+    value_hex; plus read_register/read_register_name/reading for a read, rate_hz for RRATE, bandwidth_hz for the
+    filter bandwidth.
+
+    Raises:
+        DecodeError: not 5 bytes, or not starting with ``FF AA``.
+    """
+    raw = bytes(data)
+    command = decode_command(raw)
+    out: dict[str, object] = {"kind": "command", "command": KNOWN_COMMANDS.get(raw, "write_register")}
+    out.update(_register_fields("register", command.register))
+    out.update(value=command.value, value_hex=f"0x{command.value:04x}")
+    if command.register == Register.READADDR:
+        out["command"] = "read_register"
+        out.update(_register_fields("read_register", command.value))
+        for reading, group in REGISTER_GROUPS.items():
+            if group.first == command.value:
+                out["reading"] = reading
+    elif command.register == Register.RRATE:
+        out["command"] = "set_output_rate"
+        if command.value in RRATE_HZ:
+            out["rate_hz"] = RRATE_HZ[command.value]
+        elif command.value in (RRATE_ONCE, RRATE_NONE):
+            out["rate"] = "once" if command.value == RRATE_ONCE else "none"
+    elif command.register == Register.BANDWIDTH:
+        out["command"] = "set_bandwidth"
+        for bandwidth_hz, code in BANDWIDTH_CODES.items():
+            if code == command.value:
+                out["bandwidth_hz"] = bandwidth_hz
+    return out
+
+
+def describe(char_uuid: str, data: bytes) -> dict[str, object]:
+    """Decode a notify value (:func:`describe_notification`) or a command write (:func:`describe_command`) for
+    ``posturebuddy decode``. Raises only :class:`DecodeError` (also for an unknown characteristic)."""
+    uuid = char_uuid.lower()
+    if uuid == NOTIFY_CHAR_UUID:
+        return describe_notification(data)
+    if uuid == WRITE_CHAR_UUID:
+        return describe_command(data)
+    raise DecodeError(FAMILY_ID, f"unknown characteristic {char_uuid}", data=data)
+
+
 FAMILY = TagFamily(
     family_id=FAMILY_ID,
     display_name="WitMotion BLE 5.0 IMU",
@@ -646,6 +790,8 @@ FAMILY = TagFamily(
     nudge_commands=nudge_commands,
     poll_commands=poll_commands,
     poll_period_s=POLL_PERIOD_S,
+    characteristics=CHARACTERISTICS,
+    describe=describe,
     notes=(
         "UUIDs use the base ...-0000-1000-8000-00805f9a34fb (9a, not the SIG 9b): short forms do not work.",
         "Settings are unlock, write, save with about 100 ms between the writes.",

@@ -48,8 +48,6 @@ class Planned:
 # Commands whose capability has not landed yet. Each entry is removed when its capability lands.
 PLANNED: dict[str, Planned] = {
     "demo": Planned("the terminal dashboard", 6),
-    "run": Planned("the BLE client and tag support", 4),
-    "scan": Planned("the BLE client and tag support", 4),
     "calibrate": Planned("the posture engine", 5),
     "replay": Planned("sessions: recording and replay", 7),
     "analyze": Planned("the posture engine", 5),
@@ -389,7 +387,21 @@ def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
     return run_decode(args, settings)
 
 
-HANDLERS: dict[str, Handler] = {"config": cmd_config, "decode": cmd_decode}
+def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy scan``: see :mod:`posturebuddy.commands.scan` (imported only when it runs)."""
+    from posturebuddy.commands.scan import scan_command
+
+    return scan_command(args, settings)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy run``: see :mod:`posturebuddy.commands.run` (imported only when it runs)."""
+    from posturebuddy.commands.run import run_command
+
+    return run_command(args, settings)
+
+
+HANDLERS: dict[str, Handler] = {"config": cmd_config, "decode": cmd_decode, "scan": cmd_scan, "run": cmd_run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 the command failed (the message says why), 2 bad usage 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,6 @@ class Planned:
 
 # Commands whose capability has not landed yet. Each entry is removed when its capability lands.
 PLANNED: dict[str, Planned] = {
-    "demo": Planned("the terminal dashboard", 6),
     "calibrate": Planned("the posture engine", 5),
     "replay": Planned("sessions: recording and replay", 7),
     "analyze": Planned("the posture engine", 5),
@@ -88,16 +88,17 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         sub,
         "demo",
         "the whole product against a simulated wearer and tag (no hardware needed)",
-        "Start the dashboard connected to a virtual tag. The tag runs on a real Bluetooth Low Energy stack\n"
+        "Run PostureBuddy connected to a virtual tag. The tag runs on a real Bluetooth Low Energy stack\n"
         "(bumble) inside this process and a simulated wearer moves it: sitting, slouching, pushing the head\n"
         "forward, standing up and walking. Use it to see what PostureBuddy does before you buy a tag.",
         "  posturebuddy demo\n"
         "  posturebuddy demo --scenario slouchy_afternoon --speed 20\n"
-        "  posturebuddy demo --device thingy52",
+        "  posturebuddy demo --device thingy52\n"
+        "  posturebuddy demo --headless --duration 5 > demo.jsonl",
     )
     p.add_argument(
         "--scenario",
-        default="workday_8h",
+        default="slouchy_afternoon",
         help="simulated day to play (default: %(default)s; 'python -m simulators list' shows all)",
     )
     p.add_argument(
@@ -110,6 +111,8 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="time acceleration, e.g. 20 plays 20 s per second (default: %(default)s)",
     )
     p.add_argument("--seed", type=int, default=None, help="random seed for the scenario (default: the scenario's own)")
+    p.add_argument("--headless", action="store_true", help="no screen: print samples and events as JSON lines")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds of wall time")
 
 
 def _run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -394,6 +397,13 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     return scan_command(args, settings)
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy demo``: see :mod:`posturebuddy.commands.demo` (imported only when it runs)."""
+    from posturebuddy.commands.demo import demo_command
+
+    return demo_command(args, settings)
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """``posturebuddy run``: see :mod:`posturebuddy.commands.run` (imported only when it runs)."""
     from posturebuddy.commands.run import run_command
@@ -401,7 +411,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_command(args, settings)
 
 
-HANDLERS: dict[str, Handler] = {"config": cmd_config, "decode": cmd_decode, "scan": cmd_scan, "run": cmd_run}
+HANDLERS: dict[str, Handler] = {
+    "config": cmd_config,
+    "decode": cmd_decode,
+    "demo": cmd_demo,
+    "scan": cmd_scan,
+    "run": cmd_run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -433,6 +449,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. '| head'): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,23 +37,23 @@ def link_options(settings: Settings, *, address: str | None = None, family: str 
     )
 
 
-async def stream_json_lines(
+async def stream_items(
     options: LinkOptions,
     backend: BleBackend,
-    out: TextIO,
+    emit: Callable[[object], None],
     *,
     clock: Callable[[], float] | None = None,
     duration_s: float | None = None,
     stop: asyncio.Event | None = None,
     on_link: Callable[[TagLink], None] | None = None,
 ) -> int:
-    """Connect and print every decoded item and link event as a JSON line until stopped.
+    """Connect and hand every decoded item and link event to ``emit`` until stopped.
 
     Args:
         options: what to connect to.
         backend: bleak backends (system or simulator).
-        out: where the lines go.
-        clock: sample-time clock (scaled for accelerated simulations).
+        emit: receives samples, tag status, battery readings, gaps, rejected packets and link events, in order.
+        clock: sample-time clock (scaled for accelerated simulations); default: the link's own.
         duration_s: stop after this much *wall* time (``None``: until ``stop`` is set or Ctrl-C).
         stop: an event that ends the stream when set.
         on_link: called with the link once created (tests and the demo use it to nudge or inspect).
@@ -62,10 +62,6 @@ async def stream_json_lines(
         0, or 1 after an unrecoverable link error (its one-sentence explanation goes to stderr).
     """
     stop = stop or asyncio.Event()
-
-    def emit(item: object) -> None:
-        out.write(to_json_line(item) + "\n")
-
     link = TagLink(options, backend, emit, clock=clock)
     if on_link is not None:
         on_link(link)
@@ -96,8 +92,43 @@ async def stream_json_lines(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        out.flush()
     return status
+
+
+async def stream_json_lines(
+    options: LinkOptions,
+    backend: BleBackend,
+    out: TextIO,
+    *,
+    clock: Callable[[], float] | None = None,
+    duration_s: float | None = None,
+    stop: asyncio.Event | None = None,
+    on_link: Callable[[TagLink], None] | None = None,
+) -> int:
+    """:func:`stream_items` printing one JSON line per item to ``out``.
+
+    If the reader goes away (``... | head``), the stream stops quietly instead of failing.
+    """
+    stop = stop or asyncio.Event()
+    reader_gone = False
+
+    def emit(item: object) -> None:
+        nonlocal reader_gone
+        if reader_gone:
+            return
+        try:
+            out.write(to_json_line(item) + "\n")
+        except BrokenPipeError:
+            reader_gone = True
+            stop.set()
+
+    try:
+        return await stream_items(
+            options, backend, emit, clock=clock, duration_s=duration_s, stop=stop, on_link=on_link
+        )
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            out.flush()
 
 
 async def _run_until_interrupted(options: LinkOptions, backend: BleBackend) -> int:

@@ -286,9 +286,12 @@ class VirtualPeripheral:
     async def stop(self) -> None:
         """Stop streams, disconnect, stop advertising, power off. Safe to call twice."""
         self._advertising_wanted = False
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
+        # Let an advertising command already sent finish first: cancelling a task while bumble's host waits for
+        # the controller's answer leaves that answer with nowhere to go (InvalidStateError in Host.on_packet).
+        async with self._advertising_lock:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._device is None:
             return

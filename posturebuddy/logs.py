@@ -55,4 +55,8 @@ def setup_logging(verbosity: int = 0, log_file: Path | None = None) -> Path | No
     noisy_level = logging.DEBUG if verbosity >= 3 else logging.WARNING
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(noisy_level)
+    if verbosity < 3:
+        # bumble warns about races that are normal at teardown ("received notification with no subscriber",
+        # "no connection for handle"; shared/research/bumble_bleak_backend.md pitfall 3): errors only.
+        logging.getLogger("bumble").setLevel(logging.ERROR)
     return used

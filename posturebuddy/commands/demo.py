@@ -5,8 +5,8 @@ real BLE host stack in this process (bumble); PostureBuddy finds and connects to
 exactly as it would to a real tag. Sample time runs ``--speed`` times faster than the wall clock, starting at
 the scenario's own date and time, so a 45-minute afternoon plays in a little over 2 minutes at ``--speed 20``.
 
-Until the dashboard lands (issue #6) the demo shows a live summary in the terminal (or, with ``--headless``,
-prints JSON lines like ``run --headless``).
+Until the dashboard lands (issue #6) the demo shows a live summary in the terminal: link, calibration, posture,
+activity, sitting time and prompts (or, with ``--headless``, prints JSON lines like ``run --headless``).
 """
 
 from __future__ import annotations
@@ -19,21 +19,24 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from posturebuddy.config import Settings
 from posturebuddy.link.backoff import Backoff
 from posturebuddy.link.scan import BleBackend
 from posturebuddy.link.supervisor import LinkOptions
 from posturebuddy.model import BatteryRead, ConnectionStateChanged, GapDetected, PacketRejected, Sample
-from posturebuddy.motion import OrientationSettings, TiltEstimator
+from posturebuddy.posture.events import BreakCredited, EpisodeStarted, PromptRaised
+from posturebuddy.session.engine import CalibrationChanged, EngineSnapshot
+from posturebuddy.session.live import LiveSession
 
 DEMO_ADDRESS = "F8:00:00:00:00:01"
 
@@ -53,7 +56,7 @@ def scaled_clock(start_epoch_s: float, speed: float) -> Callable[[], float]:
 
 @dataclass
 class DemoView:
-    """What the live summary shows; updated from the item stream, rendered on a timer."""
+    """What the live summary shows; updated from the session's event stream, rendered on a timer."""
 
     scenario: str
     device: str
@@ -65,11 +68,11 @@ class DemoView:
     rejected: int = 0
     battery: str = "?"
     t_s: float | None = None
-    tilt_deg: float | None = None
-    _reference: tuple[float, float, float] | None = None
-
-    def __post_init__(self) -> None:
-        self._tilt = TiltEstimator(OrientationSettings())
+    snapshot: EngineSnapshot | None = None
+    calibration: str = "waiting: sit upright and keep still for 5 s"
+    prompts: list[str] = field(default_factory=list)
+    episodes: int = 0
+    breaks: int = 0
 
     def take(self, item: object) -> None:
         """Fold one stream item into the view."""
@@ -78,13 +81,17 @@ class DemoView:
         elif isinstance(item, Sample):
             self.samples += 1
             self.t_s = item.t_s
-            estimate = self._tilt.update(item)
-            if estimate is not None and not estimate.initialising:
-                up = estimate.up_tag
-                if self._reference is None:
-                    self._reference = up
-                dot = sum(a * b for a, b in zip(up, self._reference, strict=True))
-                self.tilt_deg = math.degrees(math.acos(max(-1.0, min(1.0, dot))))
+        elif isinstance(item, EngineSnapshot):
+            self.snapshot = item
+        elif isinstance(item, CalibrationChanged):
+            self.calibration = f"done ({item.how}, {item.reference.duration_s:.0f} s still)"
+        elif isinstance(item, PromptRaised):
+            when = _clock_text(item.t_s)
+            self.prompts = [*self.prompts[-2:], f"{when}  {item.prompt.kind.value}: {item.prompt.reason}"]
+        elif isinstance(item, EpisodeStarted):
+            self.episodes += 1
+        elif isinstance(item, BreakCredited):
+            self.breaks += 1
         elif isinstance(item, GapDetected):
             self.gaps += 1
         elif isinstance(item, PacketRejected):
@@ -98,22 +105,41 @@ class DemoView:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
-        when = datetime.fromtimestamp(self.t_s, tz=UTC).strftime("%H:%M:%S") if self.t_s else "-"
         table.add_row("link", f"{self.state}  {self.detail}")
-        table.add_row("simulated time", f"{when} UTC  ({self.speed:g}x)")
+        table.add_row("simulated time", f"{_clock_text(self.t_s)}  ({self.speed:g}x)")
         table.add_row("samples", f"{self.samples}  (gaps {self.gaps}, rejected packets {self.rejected})")
         table.add_row("battery", self.battery)
-        tilt = f"{self.tilt_deg:5.1f} deg from the first seconds" if self.tilt_deg is not None else "-"
-        table.add_row("tilt", tilt)
-        note = (
-            "The posture engine and the dashboard arrive with issues #5 and #6; this shows the live link.\n"
-            "Ctrl-C stops."
+        table.add_row("calibration", self.calibration)
+        snap = self.snapshot
+        if snap is not None:
+            frame = snap.detector
+            angle = f"{snap.angles.flexion_deg:+5.1f} deg forward" if snap.angles else "-"
+            progress = ""
+            if frame.candidate is not None and frame.dwell_progress > 0:
+                progress = f"  ({frame.candidate.value} {frame.dwell_progress:.0%} of the way to counting)"
+            table.add_row("posture", f"{frame.state.value}{progress}")
+            table.add_row("tilt", angle)
+            table.add_row("activity", snap.activity.activity.value)
+            coach = snap.coach
+            left = coach.next_break_in_s
+            next_break = "breaks off" if left is None else f"next break in {left / 60:.0f} min"
+            table.add_row("sitting", f"{coach.sitting_s / 60:.0f} min unbroken; {next_break}")
+        table.add_row("today", f"{self.episodes} episodes, {len(self.prompts)} recent prompts, {self.breaks} breaks")
+        body: list[RenderableType] = [table]
+        if self.prompts:
+            body.append(Text("\n".join(self.prompts), style="yellow"))
+        body.append(
+            Text("The dashboard arrives with issue #6; this is a live text summary. Ctrl-C stops.", style="dim")
         )
         return Panel(
-            Group(table, note),
+            Group(*body),
             title=f"PostureBuddy demo: {self.scenario} on a virtual {self.device}",
             title_align="left",
         )
+
+
+def _clock_text(t_s: float | None) -> str:
+    return datetime.fromtimestamp(t_s, tz=UTC).strftime("%H:%M:%S UTC") if t_s else "-"
 
 
 async def run_demo(
@@ -127,12 +153,13 @@ async def run_demo(
     duration_s: float | None = None,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """Simulate, serve the virtual tag, connect to it and stream until stopped. Returns the exit status."""
-    from posturebuddy.commands.run import stream_items, stream_json_lines
+    """Simulate, serve the virtual tag, connect to it and run a session until stopped. Returns the exit status."""
+    from posturebuddy.commands.run import run_session, stream_json_lines
     from simulators.ble.stack import VirtualAir, set_default_central
     from simulators.tags import make_virtual_tag
     from simulators.wearer import load_scenario, simulate
 
+    stop = stop or asyncio.Event()
     loaded = load_scenario(scenario)
     recording = await asyncio.to_thread(simulate, loaded, device, 50.0, seed)
     clock = scaled_clock(loaded.start_epoch_s, speed)
@@ -149,12 +176,10 @@ async def run_demo(
             backend = simulator_backend()
             if headless:
                 return await stream_json_lines(options, backend, out, clock=clock, duration_s=duration_s, stop=stop)
+            session = LiveSession(options, backend, clock=clock)
             view = DemoView(scenario=scenario, device=device, speed=speed)
             console = Console(file=out)
             with Live(view.render(), console=console, refresh_per_second=4, transient=False) as live:
-
-                def emit(item: object) -> None:
-                    view.take(item)
 
                 async def refresh() -> None:
                     while True:
@@ -163,7 +188,9 @@ async def run_demo(
 
                 refresher = asyncio.create_task(refresh(), name="demo-view")
                 try:
-                    return await stream_items(options, backend, emit, clock=clock, duration_s=duration_s, stop=stop)
+                    return await run_session(
+                        session, view.take, stop=stop, duration_s=duration_s, include_snapshots=True
+                    )
                 finally:
                     refresher.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -1,7 +1,8 @@
-"""``posturebuddy run --headless``: stream decoded samples and link events as JSON lines.
+"""``posturebuddy run --headless``: stream samples, link events and coaching events as JSON lines.
 
 The dashboard (``run`` without ``--headless``) arrives with its own capability; this is the headless core it
-will sit on: the connection supervisor, the decoding stage, one JSON line per item on standard output.
+sits on: a :class:`~posturebuddy.session.live.LiveSession` (connection supervisor, recorder, decoding stage,
+posture engine) whose event stream is printed one JSON line per item.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
-from posturebuddy.config import Settings
+from posturebuddy.config import Settings, recordings_dir
 from posturebuddy.link.backoff import Backoff
-from posturebuddy.link.errors import LinkError
 from posturebuddy.link.scan import BleBackend
 from posturebuddy.link.supervisor import LinkOptions, TagLink
-from posturebuddy.session.decoding import PacketDecoder
+from posturebuddy.session.engine import EngineSettings, EngineSnapshot, engine_settings
 from posturebuddy.session.jsonl import to_json_line
+from posturebuddy.session.live import LiveSession
 
 
 def link_options(settings: Settings, *, address: str | None = None, family: str | None = None) -> LinkOptions:
@@ -37,61 +40,41 @@ def link_options(settings: Settings, *, address: str | None = None, family: str 
     )
 
 
-async def stream_items(
-    options: LinkOptions,
-    backend: BleBackend,
+def new_recording_path(settings: Settings, when_s: float, label: str = "session") -> Path:
+    """A fresh recording file name in the recordings directory, e.g. ``2026-11-21_0930_session.pbrec``."""
+    stamp = datetime.fromtimestamp(when_s).astimezone().strftime("%Y-%m-%d_%H%M%S")
+    return recordings_dir(settings) / f"{stamp}_{label}.pbrec"
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """Ctrl-C and SIGTERM set ``stop`` (a clean shutdown: stop notifications, disconnect, flush)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_session(
+    session: LiveSession,
     emit: Callable[[object], None],
     *,
-    clock: Callable[[], float] | None = None,
+    stop: asyncio.Event,
     duration_s: float | None = None,
-    stop: asyncio.Event | None = None,
-    on_link: Callable[[TagLink], None] | None = None,
+    include_snapshots: bool = False,
 ) -> int:
-    """Connect and hand every decoded item and link event to ``emit`` until stopped.
+    """Run ``session`` and hand every item of its event stream to ``emit``, in order."""
+    subscription = session.bus.subscribe("emit")
 
-    Args:
-        options: what to connect to.
-        backend: bleak backends (system or simulator).
-        emit: receives samples, tag status, battery readings, gaps, rejected packets and link events, in order.
-        clock: sample-time clock (scaled for accelerated simulations); default: the link's own.
-        duration_s: stop after this much *wall* time (``None``: until ``stop`` is set or Ctrl-C).
-        stop: an event that ends the stream when set.
-        on_link: called with the link once created (tests and the demo use it to nudge or inspect).
-
-    Returns:
-        0, or 1 after an unrecoverable link error (its one-sentence explanation goes to stderr).
-    """
-    stop = stop or asyncio.Event()
-    link = TagLink(options, backend, emit, clock=clock)
-    if on_link is not None:
-        on_link(link)
-    decoder = PacketDecoder()
-
-    async def consume() -> None:
-        while True:
-            packet = await link.packets.get()
-            for item in decoder.feed(packet):
+    async def pump() -> None:
+        async for item in subscription:
+            if include_snapshots or not isinstance(item, EngineSnapshot):
                 emit(item)
 
-    link_task: asyncio.Task[None] = asyncio.create_task(link.run(), name="link")
-    consume_task: asyncio.Task[None] = asyncio.create_task(consume(), name="decode")
-    stop_task: asyncio.Task[bool] = asyncio.create_task(stop.wait(), name="stop")
-    await asyncio.wait({link_task, stop_task}, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
-    await link.stop()
-    status = 0
-    try:
-        await link_task
-    except LinkError as exc:
-        print(f"posturebuddy: {exc}", file=sys.stderr)
-        status = 1
-    finally:
-        for packet in link.packets.drain():  # decode what arrived before the stop
-            for item in decoder.feed(packet):
-                emit(item)
-        for task in (consume_task, stop_task):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    pump_task = asyncio.create_task(pump(), name="emit")
+    status = await session.run(stop, duration_s=duration_s)
+    await pump_task
+    if session.error:
+        print(f"posturebuddy: {session.error}", file=sys.stderr)
     return status
 
 
@@ -104,12 +87,31 @@ async def stream_json_lines(
     duration_s: float | None = None,
     stop: asyncio.Event | None = None,
     on_link: Callable[[TagLink], None] | None = None,
+    engine: EngineSettings | None = None,
+    recording_path: Path | None = None,
 ) -> int:
-    """:func:`stream_items` printing one JSON line per item to ``out``.
+    """Connect and print every item of the session's event stream as a JSON line until stopped.
 
     If the reader goes away (``... | head``), the stream stops quietly instead of failing.
+
+    Args:
+        options: what to connect to.
+        backend: bleak backends (system or simulator).
+        out: where the lines go.
+        clock: sample-time clock (scaled for accelerated simulations); default: the link's own.
+        duration_s: stop after this much *wall* time (``None``: until ``stop`` is set or Ctrl-C).
+        stop: an event that ends the stream when set.
+        on_link: called with the link once created (tests and the demo use it to nudge or inspect).
+        engine: engine settings (default: built-in defaults).
+        recording_path: record the session to this file (``None``: do not record).
+
+    Returns:
+        0, or 1 after an unrecoverable link error (its one-sentence explanation goes to stderr).
     """
     stop = stop or asyncio.Event()
+    session = LiveSession(options, backend, engine_settings=engine, clock=clock, recording_path=recording_path)
+    if on_link is not None:
+        on_link(session.link)
     reader_gone = False
 
     def emit(item: object) -> None:
@@ -123,21 +125,19 @@ async def stream_json_lines(
             stop.set()
 
     try:
-        return await stream_items(
-            options, backend, emit, clock=clock, duration_s=duration_s, stop=stop, on_link=on_link
-        )
+        return await run_session(session, emit, stop=stop, duration_s=duration_s)
     finally:
         with contextlib.suppress(BrokenPipeError):
             out.flush()
 
 
-async def _run_until_interrupted(options: LinkOptions, backend: BleBackend) -> int:
+async def _run_headless(settings: Settings, options: LinkOptions, *, record: bool) -> int:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    return await stream_json_lines(options, backend, sys.stdout, stop=stop)
+    install_stop_signals(stop)
+    path = new_recording_path(settings, datetime.now().timestamp()) if record else None  # noqa: DTZ005
+    return await stream_json_lines(
+        options, BleBackend(), sys.stdout, stop=stop, engine=engine_settings(settings), recording_path=path
+    )
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -150,4 +150,5 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 69
     options = link_options(settings, address=args.address, family=args.family)
-    return asyncio.run(_run_until_interrupted(options, BleBackend()))
+    record = settings.recording.enabled and not args.no_record
+    return asyncio.run(_run_headless(settings, options, record=record))

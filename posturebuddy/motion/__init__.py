@@ -2,10 +2,33 @@
 
 :mod:`posturebuddy.motion.orientation` turns :class:`~posturebuddy.model.Sample` objects into the
 direction of gravity in the tag frame (``up_tag``) and a motion measure, streaming or in batch.
+:mod:`posturebuddy.motion.calibration` holds the wearer's upright reference and turns ``up_tag`` into
+posture angles; :mod:`posturebuddy.motion.activity` tells still, fidgeting, standing up, standing and walking.
 """
 
 from __future__ import annotations
 
+from posturebuddy.motion.activity import (
+    ActivityClassifier,
+    ActivityFrame,
+    ActivitySeries,
+    ActivitySettings,
+    classify_activity_batch,
+)
+from posturebuddy.motion.calibration import (
+    CalibrationError,
+    CalibrationMethod,
+    ForwardMethod,
+    LeanCapture,
+    SlipDetector,
+    SlipEvent,
+    UprightCapture,
+    UprightReference,
+    auto_upright,
+    posture_angles,
+    posture_angles_batch,
+    span_upright,
+)
 from posturebuddy.motion.orientation import (
     AhrsSettings,
     OrientationSettings,
@@ -21,15 +44,32 @@ from posturebuddy.motion.orientation import (
 )
 
 __all__ = [
+    "ActivityClassifier",
+    "ActivityFrame",
+    "ActivitySeries",
+    "ActivitySettings",
     "AhrsSettings",
+    "CalibrationError",
+    "CalibrationMethod",
+    "ForwardMethod",
+    "LeanCapture",
     "OrientationSettings",
     "SampleArrays",
+    "SlipDetector",
+    "SlipEvent",
     "TiltEstimate",
     "TiltEstimator",
     "TiltSeries",
     "TiltSource",
+    "UprightCapture",
+    "UprightReference",
+    "auto_upright",
+    "classify_activity_batch",
     "estimate_tilt_batch",
+    "posture_angles",
+    "posture_angles_batch",
     "quat_to_up",
+    "span_upright",
     "tilt_angle_deg",
     "up_to_quat",
 ]

@@ -1,0 +1,296 @@
+"""The streaming engine: decoded items in, posture and coaching events out, on sample time only.
+
+Stages, per sample (all pure, from ``motion`` and ``posture``):
+
+1. orientation (:class:`~posturebuddy.motion.TiltEstimator`): up vector in the tag frame, motion energy;
+2. calibration: the wearer's upright reference (a stored one, or an automatic "sit upright and keep still"
+   capture at the start, with the forward direction from the tag family's documented mounting), then
+   :func:`~posturebuddy.motion.calibration.posture_angles`; a slip detector suggests recalibrating;
+3. activity (:class:`~posturebuddy.motion.activity.ActivityClassifier`): still, fidget, sit-to-stand,
+   standing, walking, no data;
+4. detection (:class:`~posturebuddy.posture.PostureDetector`) and coaching (:class:`~posturebuddy.posture.Coach`).
+
+Time comes only from the samples (and from :meth:`PostureEngine.tick` while the link is down), so a replay at
+any speed produces exactly the events of the live run. The engine also emits an :class:`EngineSnapshot` every
+``snapshot_period_s`` of sample time for the dashboard, which redraws from the latest one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from posturebuddy.config import Settings
+from posturebuddy.devices import TagFamily, get_family
+from posturebuddy.model import Activity, PostureAngles, PromptOutcome, Sample, StreamStarted
+from posturebuddy.model.events import Event
+from posturebuddy.motion import OrientationSettings, TiltEstimate, TiltEstimator
+from posturebuddy.motion.activity import ActivityClassifier, ActivityFrame, ActivitySettings
+from posturebuddy.motion.calibration import (
+    CalibrationMethod,
+    CaptureSettings,
+    CaptureStatus,
+    ForwardMethod,
+    SlipDetector,
+    SlipEvent,
+    UprightCapture,
+    UprightReference,
+    posture_angles,
+)
+from posturebuddy.posture import Coach, CoachPolicy, CoachState, DetectorFrame, DetectorSettings, PostureDetector
+from posturebuddy.posture.settings import parse_working_hours
+
+DEFAULT_FORWARD_HINT = (0.0, 0.0, -1.0)
+"""Forward hint for a family with no documented mounting: the PostureBuddy profile's (tag +z out of the back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Everything the engine's stages need (built from the user's settings by :func:`engine_settings`).
+
+    Attributes:
+        orientation: tilt estimation.
+        activity: activity classification.
+        capture: the automatic upright capture.
+        detector: posture detection thresholds and dwell.
+        coach: prompt and break policy.
+        auto_calibrate: capture the upright reference automatically when none is stored.
+        utc_offset_s: local time offset for working hours and "today", seconds.
+        snapshot_period_s: sample time between two :class:`EngineSnapshot` events, seconds.
+    """
+
+    orientation: OrientationSettings = field(default_factory=OrientationSettings)
+    activity: ActivitySettings = field(default_factory=ActivitySettings)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    coach: CoachPolicy = field(default_factory=CoachPolicy)
+    auto_calibrate: bool = True
+    utc_offset_s: float = 0.0
+    snapshot_period_s: float = 0.1
+
+
+def engine_settings(settings: Settings, *, utc_offset_s: float = 0.0) -> EngineSettings:
+    """Map the user's settings (config file units) onto the engine's stages."""
+    d, c, b = settings.detection, settings.coach, settings.breaks
+    detector = DetectorSettings(
+        forward_head_deg=d.forward_head_deg,
+        slouch_deg=d.slouch_deg,
+        lean_back_deg=d.lean_back_deg,
+        side_lean_deg=d.side_lean_deg,
+        hysteresis_deg=d.hysteresis_deg,
+        dwell_s=d.dwell_s,
+        exit_s=d.exit_s,
+    )
+    coach = CoachPolicy(
+        min_prompt_interval_s=c.min_prompt_interval_min * 60.0,
+        posture_snooze_s=c.snooze_min * 60.0,
+        nudge_tag=c.nudge_tag,
+        quiet=c.quiet,
+        working_hours=parse_working_hours(c.working_hours),
+        chin_tuck_reps=c.chin_tuck_reps,
+        chin_tuck_hold_s=c.chin_tuck_hold_s,
+        breaks_enabled=b.enabled,
+        sitting_limit_s=b.sitting_limit_min * 60.0,
+        min_break_s=b.min_break_s,
+        break_snooze_s=b.snooze_min * 60.0,
+    )
+    return EngineSettings(detector=detector, coach=coach, utc_offset_s=utc_offset_s)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationChanged(Event):
+    """The engine now judges posture against ``reference`` (``how``: "auto capture", "stored", "wizard"...)."""
+
+    reference: UprightReference
+    how: str
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationProgressed(Event):
+    """Progress of an upright capture (for the calibration wizard): state, 0..1, and a hint such as "keep still"."""
+
+    status: CaptureStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TagSlipSuspected(Event):
+    """The tag's still-time orientation jumped and stayed: it may have shifted; recalibrating is suggested."""
+
+    slip: SlipEvent
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot(Event):
+    """The engine's state for the dashboard, every ``snapshot_period_s`` of sample time.
+
+    Attributes:
+        angles: posture angles relative to upright (``None`` before calibration or without tilt).
+        tilt: the latest tilt estimate (``None`` before the first).
+        activity: the latest activity frame.
+        detector: the latest detector frame.
+        coach: the coach's state (sitting time, next break, open prompt, today's counts).
+        calibrated: whether a reference is in use.
+    """
+
+    angles: PostureAngles | None
+    tilt: TiltEstimate | None
+    activity: ActivityFrame
+    detector: DetectorFrame
+    coach: CoachState
+    calibrated: bool
+
+
+class PostureEngine:
+    """Streaming engine for one tag. Feed it the decoding stage's items in order."""
+
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        *,
+        family: TagFamily | None = None,
+        reference: UprightReference | None = None,
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        st = self.settings
+        self.family = family
+        self.reference = reference
+        self._tilt = TiltEstimator(st.orientation)
+        self._activity = ActivityClassifier(st.activity)
+        self._detector = PostureDetector(st.detector)
+        self._coach = Coach(st.coach, utc_offset_s=st.utc_offset_s)
+        self._slip: SlipDetector | None = SlipDetector(reference) if reference is not None else None
+        self._capture: UprightCapture | None = (
+            UprightCapture(settings=st.capture) if reference is None and st.auto_calibrate else None
+        )
+        self._capture_how = "auto capture"
+        self._last_tilt: TiltEstimate | None = None
+        self._last_activity: ActivityFrame | None = None
+        self._last_frame: DetectorFrame | None = None
+        self._last_angles: PostureAngles | None = None
+        self._next_snapshot_s = -math.inf
+        self._last_t = -math.inf
+
+    # ------------------------------------------------------------------ control
+
+    def calibrate(self, how: str = "wizard") -> None:
+        """Start a new upright capture now (the current reference stays in use until it completes)."""
+        self._capture = UprightCapture(settings=self.settings.capture)
+        self._capture_how = how
+
+    def set_reference(self, reference: UprightReference, how: str = "stored") -> list[Event]:
+        """Use ``reference`` from now on."""
+        self.reference = reference
+        self._slip = SlipDetector(reference)
+        return [CalibrationChanged(reference.t_s, reference=reference, how=how)]
+
+    def answer(self, prompt_id: int, outcome: PromptOutcome, t_s: float) -> list[Event]:
+        """The wearer answered a prompt (Done / Skip; Snooze goes to :meth:`snooze`)."""
+        if outcome is PromptOutcome.SNOOZED:
+            return self.snooze(prompt_id, t_s)
+        return list(self._coach.answer(prompt_id, outcome, t_s))
+
+    def snooze(self, prompt_id: int, t_s: float) -> list[Event]:
+        """The wearer snoozed a prompt."""
+        return list(self._coach.snooze(prompt_id, t_s))
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Quiet mode: keep tracking, raise no prompts."""
+        self._coach.set_quiet(quiet)
+
+    @property
+    def coach_state(self) -> CoachState:
+        """The coach's current state."""
+        return self._coach.state
+
+    # ------------------------------------------------------------------ input
+
+    def feed(self, item: object) -> list[Event]:
+        """Process one item of the decoding stage (samples drive the engine; other items are passed over)."""
+        if isinstance(item, Sample):
+            return self._sample(item)
+        if isinstance(item, StreamStarted) and (self.family is None or self.family.family_id != item.family_id):
+            self.family = get_family(item.family_id)
+        return []
+
+    def tick(self, t_s: float) -> list[Event]:
+        """Let sample time pass without data (the link is down): timers and away-time keep running."""
+        if t_s <= self._last_t:
+            return []
+        self._last_t = t_s
+        activity = self._activity.update(t_s, None, None)
+        return self._judge(t_s, None, activity, 0.0)
+
+    # ------------------------------------------------------------------ stages
+
+    def _sample(self, sample: Sample) -> list[Event]:
+        t = sample.t_s
+        if t < self._last_t:
+            return []  # out-of-order sample: time never runs backwards in the engine
+        self._last_t = t
+        events: list[Event] = []
+        tilt = self._tilt.update(sample)
+        if tilt is not None:
+            self._last_tilt = tilt
+        activity = self._activity.update(t, sample.accel_g, tilt)
+        if self._capture is not None:
+            events.extend(self._calibration_step(tilt, t))
+        angles: PostureAngles | None = None
+        motion = 0.0
+        if tilt is not None:
+            motion = tilt.motion_energy
+            if self.reference is not None and not tilt.initialising:
+                angles = posture_angles(tilt.up_tag, self.reference, t)
+                slip = self._slip.update(tilt) if self._slip is not None else None
+                if slip is not None:
+                    events.append(TagSlipSuspected(t, slip=slip))
+        events.extend(self._judge(t, angles, activity, motion))
+        return events
+
+    def _calibration_step(self, tilt: TiltEstimate | None, t: float) -> list[Event]:
+        capture = self._capture
+        assert capture is not None
+        status = capture.update(tilt, t)
+        events: list[Event] = []
+        if self._capture_how != "auto capture":
+            events.append(CalibrationProgressed(t, status=status))
+        captured = capture.captured
+        if captured is not None:
+            self._capture = None
+            hint = self.family.forward_axis if self.family and self.family.forward_axis else DEFAULT_FORWARD_HINT
+            reference = UprightReference.create(
+                captured.up_tag,
+                hint,
+                t_s=t,
+                method=CalibrationMethod.CAPTURE,
+                forward_method=ForwardMethod.MOUNTING,
+                spread_deg=captured.spread_deg,
+                duration_s=captured.duration_s,
+            )
+            events.extend(self.set_reference(reference, how=self._capture_how))
+        return events
+
+    def _judge(
+        self, t: float, angles: PostureAngles | None, activity: ActivityFrame, motion_energy: float
+    ) -> list[Event]:
+        frame = self._detector.update(t, angles, activity.activity, motion_energy)
+        events: list[Event] = list(frame.events)
+        events.extend(self._coach.update(t, frame, activity.activity))
+        self._last_activity, self._last_frame, self._last_angles = activity, frame, angles
+        if t >= self._next_snapshot_s:
+            self._next_snapshot_s = t + self.settings.snapshot_period_s
+            events.append(self.snapshot(t))
+        return events
+
+    def snapshot(self, t_s: float) -> EngineSnapshot:
+        """The engine's state now (for a UI that asks instead of waiting)."""
+        activity = self._last_activity or self._activity.update(t_s, None, None)
+        frame = self._last_frame or self._detector.update(t_s, None, Activity.NO_DATA, 0.0)
+        return EngineSnapshot(
+            t_s,
+            angles=self._last_angles,
+            tilt=self._last_tilt,
+            activity=activity,
+            detector=frame,
+            coach=self._coach.state,
+            calibrated=self.reference is not None,
+        )

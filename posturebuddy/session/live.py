@@ -1,0 +1,252 @@
+"""A live session: link -> recorder (raw) -> decoding -> engine -> event bus (and recorder, events).
+
+:class:`LiveSession` owns every task of a running session and is what the dashboard, the demo and
+``run --headless`` sit on. Each item (link events, decoded samples, engine events) is published on
+:attr:`LiveSession.bus` in order; subscribers (the UI, a JSON printer) read from there. User actions (answer a
+prompt, snooze, calibrate, nudge, quiet) are methods here; they run on sample time like everything else.
+
+Recording: raw packets are appended as they arrive (the writer batches them and flushes at least every
+second), together with link events, calibrations, episodes and prompts with their outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from posturebuddy import __version__
+from posturebuddy.devices import NudgePattern
+from posturebuddy.link.errors import LinkError
+from posturebuddy.link.scan import BleBackend
+from posturebuddy.link.supervisor import LinkOptions, TagLink, monotonic_wall_clock
+from posturebuddy.model import (
+    BatteryRead,
+    ConnectionStateChanged,
+    GapDetected,
+    NudgeSent,
+    PacketRejected,
+    PromptOutcome,
+    RawPacket,
+    Sample,
+    StreamStarted,
+)
+from posturebuddy.model.events import Event
+from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PromptAnswered, PromptRaised
+from posturebuddy.session.bus import EventBus
+from posturebuddy.session.decoding import PacketDecoder
+from posturebuddy.session.engine import CalibrationChanged, EngineSettings, EngineSnapshot, PostureEngine
+from posturebuddy.session.recording import (
+    CalibrationRecord,
+    EpisodeRecord,
+    RecordingMetadata,
+    RecordingWriter,
+    SourceKind,
+    link_event_record,
+)
+
+log = logging.getLogger(__name__)
+
+TICK_PERIOD_S = 1.0
+"""Wall seconds between engine ticks while no samples arrive (link down), and between recorder flush checks."""
+
+
+def is_droppable(item: object) -> bool:
+    """High-rate items a slow subscriber may lose (state changes are never dropped)."""
+    return isinstance(item, Sample | EngineSnapshot)
+
+
+class SessionRecorder:
+    """Writes a session's raw packets and its events into the recording format."""
+
+    def __init__(self, writer: RecordingWriter) -> None:
+        self.writer = writer
+        self._episode_ids: dict[tuple[str, float], int] = {}
+        self.failed: str | None = None
+
+    def packet(self, packet: RawPacket) -> None:
+        """Append one raw packet."""
+        self._guard(self.writer.append_packet, packet)
+
+    def event(self, event: object) -> None:
+        """Append what the recording format keeps of an event."""
+        if isinstance(event, ConnectionStateChanged | GapDetected | PacketRejected | BatteryRead | NudgeSent):
+            self._guard(self.writer.append_link_event, link_event_record(event))
+        elif isinstance(event, CalibrationChanged):
+            ref = event.reference
+            calibration = CalibrationRecord(
+                t_s=event.t_s,
+                gravity_up_g=ref.up_tag,
+                forward_axis=ref.forward_tag,
+                method=f"{ref.method}/{ref.forward_method}",
+                detail={"how": event.how, "spread_deg": ref.spread_deg, "duration_s": ref.duration_s},
+            )
+            self._guard(self.writer.append_calibration, calibration)
+        elif isinstance(event, EpisodeStarted | EpisodeEnded):
+            ep = event.episode
+            key = (str(ep.kind), ep.start_s)
+            episode_id = self._episode_ids.setdefault(key, len(self._episode_ids) + 1)
+            episode = EpisodeRecord(
+                posture_class=ep.kind,
+                start_s=ep.start_s,
+                end_s=ep.end_s,
+                peak_flexion_deg=ep.peak_flexion_deg,
+                peak_lateral_deg=ep.peak_lateral_deg,
+                alerted=True,
+                detail={"confirmed_s": ep.confirmed_s, "mean_flexion_deg": ep.mean_flexion_deg},
+                episode_id=episode_id,
+            )
+            self._guard(self.writer.append_episode, episode)
+        elif isinstance(event, PromptRaised):
+            self._guard(self.writer.append_prompt, event.prompt)
+        elif isinstance(event, PromptAnswered):
+            self._guard(self.writer.append_prompt_outcome, event.prompt_id, event.outcome, event.t_s)
+
+    def maybe_flush(self) -> None:
+        """Write the pending batch if it is due (at least once a second)."""
+        self._guard(self.writer.maybe_flush)
+
+    def close(self) -> None:
+        """Flush everything and close the file."""
+        self._guard(self.writer.close)
+
+    def _guard(self, fn: Callable[..., object], *args: object) -> None:
+        """A full disk or a read-only directory must not stop the session: log once, keep coaching."""
+        if self.failed is not None:
+            return
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 (disk full, read-only, sqlite3 errors: recording is best effort)
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = f"recording stopped: {exc}"
+        log.error("%s; the session goes on without recording", self.failed)
+
+
+class LiveSession:
+    """One running session. Create it inside the event loop, then ``await run(stop)``."""
+
+    def __init__(
+        self,
+        options: LinkOptions,
+        backend: BleBackend,
+        *,
+        engine_settings: EngineSettings | None = None,
+        clock: Callable[[], float] | None = None,
+        recording_path: Path | None = None,
+        source_kind: SourceKind = SourceKind.LIVE,
+        extra_metadata: dict[str, object] | None = None,
+    ) -> None:
+        self.clock = clock or monotonic_wall_clock()
+        self.bus = EventBus()
+        self.link = TagLink(options, backend, self._on_link_event, clock=self.clock)
+        self.decoder = PacketDecoder()
+        self.engine = PostureEngine(engine_settings)
+        self.recorder: SessionRecorder | None = None
+        self._recording_path = recording_path
+        self._source_kind = source_kind
+        self._extra = dict(extra_metadata or {})
+        self._last_item_wall = time.monotonic()
+        self.error: str | None = None
+
+    # ------------------------------------------------------------------ user actions
+
+    def answer(self, prompt_id: int, outcome: PromptOutcome) -> None:
+        """Done / Skip / Snooze on a prompt."""
+        self._publish_all(self.engine.answer(prompt_id, outcome, self.clock()))
+
+    def calibrate(self) -> None:
+        """Start a guided upright capture (progress arrives as ``CalibrationProgressed`` events)."""
+        self.engine.calibrate("wizard")
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Quiet mode on or off."""
+        self.engine.set_quiet(quiet)
+
+    async def nudge(self, pattern: NudgePattern = NudgePattern.GENTLE) -> bool:
+        """Buzz/beep/flash the tag if it can."""
+        return await self.link.nudge(pattern)
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> int:
+        """Run until ``stop`` is set (or ``duration_s`` wall seconds pass). Returns 0, or 1 after a link error."""
+        link_task = asyncio.create_task(self.link.run(), name="session-link")
+        consume_task = asyncio.create_task(self._consume(), name="session-consume")
+        tick_task = asyncio.create_task(self._tick(), name="session-tick")
+        stop_task = asyncio.create_task(stop.wait(), name="session-stop")
+        await asyncio.wait({link_task, stop_task}, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED)
+        await self.link.stop()
+        status = 0
+        try:
+            await link_task
+        except LinkError as exc:
+            self.error = str(exc)
+            status = 1
+        finally:
+            for packet in self.link.packets.drain():
+                self._handle(packet)
+            for task in (consume_task, tick_task, stop_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self.recorder is not None:
+                self.recorder.close()
+            self.bus.close()
+        return status
+
+    async def _consume(self) -> None:
+        while True:
+            self._handle(await self.link.packets.get())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_PERIOD_S)
+            if self.recorder is not None:
+                self.recorder.maybe_flush()
+            if time.monotonic() - self._last_item_wall >= TICK_PERIOD_S:
+                self._publish_all(self.engine.tick(self.clock()))
+
+    def _handle(self, item: RawPacket | StreamStarted) -> None:
+        self._last_item_wall = time.monotonic()
+        if isinstance(item, StreamStarted):
+            self._start_recording(item)
+        elif self.recorder is not None:
+            self.recorder.packet(item)
+        for decoded in self.decoder.feed(item):
+            self._publish(decoded)
+            self._publish_all(self.engine.feed(decoded))
+
+    def _start_recording(self, marker: StreamStarted) -> None:
+        if self._recording_path is None or self.recorder is not None:
+            return
+        metadata = RecordingMetadata(
+            tag_family=marker.family_id,
+            source_kind=self._source_kind,
+            tag_address=marker.address,
+            tag_name=marker.name,
+            sample_rate_hz=self.link.options.sample_rate_hz,
+            app_version=__version__,
+            extra=dict(self._extra),
+        )
+        try:
+            self.recorder = SessionRecorder(RecordingWriter(self._recording_path, metadata))
+        except Exception as exc:  # noqa: BLE001 (an unwritable directory must not stop the coaching)
+            log.error("cannot record to %s: %s; the session goes on without recording", self._recording_path, exc)
+            self._recording_path = None
+
+    def _on_link_event(self, event: Event) -> None:
+        self._publish(event)
+
+    def _publish_all(self, events: list[Event]) -> None:
+        for event in events:
+            self._publish(event)
+
+    def _publish(self, item: object) -> None:
+        if self.recorder is not None and not isinstance(item, Sample | EngineSnapshot):
+            self.recorder.event(item)
+        self.bus.publish(item)

@@ -62,8 +62,13 @@ AdvertisementListener = Callable[[Advertisement], None]
 
 
 def quiet_bumble_logging(level: int = logging.WARNING) -> None:
-    """Raise bumble's log level: at DEBUG it writes about 11 records per notification."""
-    logging.getLogger("bumble").setLevel(level)
+    """Raise bumble's log level to at least ``level``: at DEBUG it writes about 11 records per notification.
+
+    A level already set higher (the application may want errors only) is kept.
+    """
+    logger = logging.getLogger("bumble")
+    if logger.getEffectiveLevel() < level:
+        logger.setLevel(level)
 
 
 async def disconnect_quietly(

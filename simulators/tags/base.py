@@ -29,15 +29,16 @@ import contextlib
 import itertools
 import math
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
+from bleak.uuids import normalize_uuid_str
 from bumble.device import Connection, Device
 
-from simulators.ble.peripheral import AdvertisementSpec, VirtualPeripheral
+from simulators.ble.peripheral import AdvertisementSpec, CharacteristicSpec, VirtualPeripheral
 from simulators.ble.stack import DEFAULT_ADVERTISING_INTERVAL_MS
 from simulators.wearer.simulation import SimulatedRecording
 
@@ -155,6 +156,22 @@ class TagOptions(TypedDict, total=False):
     low_battery_pct: float
 
 
+@dataclass(slots=True)
+class _Offline:
+    """The state of a tag driven by :meth:`VirtualTag.run_offline` (no radio)."""
+
+    subscribed: frozenset[str]
+    att_mtu: int
+    specs: dict[str, CharacteristicSpec]
+    t_s: float = 0.0
+    outbox: list[tuple[str, bytes]] = field(default_factory=list)
+    lookup: dict[str, bool] = field(default_factory=dict)
+    normalized: dict[str, str] = field(default_factory=dict)
+
+
+_OFFLINE_SETTLE_S = 5.0
+"""How long :meth:`VirtualTag.offline_write` waits for the tasks a write spawned (replies are immediate)."""
+
 _address_counter = itertools.count(1)
 
 
@@ -231,6 +248,7 @@ class VirtualTag(VirtualPeripheral):
         self._rate_changed = False
         self.link: Connection | None = None
         """The current connection, if any."""
+        self._offline: _Offline | None = None
         n = recording.n
         self._rec_t = np.asarray(recording.t_true_s, dtype=np.float64) - float(recording.t_true_s[0])
         self._rec_duration_s = n / recording.rate_hz
@@ -243,7 +261,9 @@ class VirtualTag(VirtualPeripheral):
         return asyncio.get_running_loop().time()
 
     def now_s(self) -> float:
-        """Simulated seconds since power-on (0 before :meth:`start`)."""
+        """Simulated seconds since power-on (0 before :meth:`start`; the offline clock in :meth:`run_offline`)."""
+        if self._offline is not None:
+            return self._offline.t_s
         if self._wall_anchor is None:
             return 0.0
         return (self._loop_time() - self._wall_anchor) * self.speed
@@ -339,7 +359,9 @@ class VirtualTag(VirtualPeripheral):
 
     @property
     def att_mtu(self) -> int:
-        """The ATT MTU of the current link (23 without one)."""
+        """The ATT MTU of the current link (23 without one; the offline central's in :meth:`run_offline`)."""
+        if self._offline is not None:
+            return self._offline.att_mtu
         return int(self.link.att_mtu) if self.link is not None else 23
 
     def now_log(self, description: str, *, cue: bool = False) -> None:
@@ -387,19 +409,32 @@ class VirtualTag(VirtualPeripheral):
                 await asyncio.sleep(0)
             if self.dead:
                 return
-            index = self.index_at(next_t)
-            if index is None:
+            frames = self.take_sample(next_t)
+            if frames is None:
                 return  # the recording ended and the tag does not loop
-            self.samples_generated += 1
-            if self.is_present(index):
-                frames = self.sample_frames(index, next_t)
-                for uuid, frame in frames:
-                    if self.is_subscribed(uuid):
-                        self.sent.append(SentFrame(next_t, index, uuid, frame))
+            if frames:
                 await self.send_frames(frames)
-            else:
-                self.on_samples_lost(1)
             next_t += 1.0 / self._rate_hz
+
+    def take_sample(self, t_s: float) -> list[tuple[str, bytes]] | None:
+        """The stream's work for the sample taken at simulated time ``t_s``, without sending anything.
+
+        Returns the (characteristic, frame) pairs to hand to :meth:`send_frames` (logged in :attr:`sent`), an
+        empty list if the wearer is out of range (counters advance), or ``None`` past the end of a recording
+        that does not loop. Both the live stream and :meth:`run_offline` sessions go through here.
+        """
+        index = self.index_at(t_s)
+        if index is None:
+            return None
+        self.samples_generated += 1
+        if not self.is_present(index):
+            self.on_samples_lost(1)
+            return []
+        frames = self.sample_frames(index, t_s)
+        for uuid, frame in frames:
+            if self.is_subscribed(uuid):
+                self.sent.append(SentFrame(t_s, index, uuid, frame))
+        return frames
 
     # -- battery -----------------------------------------------------------------------------------------------
 
@@ -483,3 +518,112 @@ class VirtualTag(VirtualPeripheral):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._battery_changed.wait()
+
+    # -- offline (no radio) ------------------------------------------------------------------------------------
+
+    def run_offline(self, subscribed: Iterable[str], *, att_mtu: int = 247) -> None:
+        """Drive the tag without a radio, e.g. to write a recording headless (``simulators.record``).
+
+        From now on the tag's clock reads :meth:`set_offline_time` instead of the wall clock, the characteristics
+        in ``subscribed`` count as enabled by one central whose link has ``att_mtu``, and everything the tag
+        would notify (stream frames through :meth:`take_sample` and :meth:`send_frames`, register replies,
+        status notifications) lands in an outbox (:meth:`take_outbox`) instead of going on the air. The host's
+        writes and reads go through :meth:`offline_write` and :meth:`offline_read`: the same handlers a
+        central's ATT requests reach. Call it instead of :meth:`start`, inside a running event loop if a write
+        may spawn a task (WitMotion register replies do). The battery drains on the offline clock, but its
+        watch task does not run (no battery notifications, and the tag never dies).
+        """
+        if self._wall_anchor is not None:
+            raise RuntimeError(f"{self.name} is started; run_offline replaces start()")
+        specs = {normalize_uuid_str(spec.uuid): spec for service in self.services() for spec in service.characteristics}
+        for key, spec in specs.items():
+            self._values.setdefault(key, bytes(spec.initial))
+        wanted = frozenset(normalize_uuid_str(uuid) for uuid in subscribed)
+        unknown = wanted - specs.keys()
+        if unknown:
+            raise KeyError(f"{self.name} has no characteristic {', '.join(sorted(unknown))}")
+        self._offline = _Offline(subscribed=wanted, att_mtu=int(att_mtu), specs=specs)
+
+    @property
+    def offline(self) -> bool:
+        """True after :meth:`run_offline`."""
+        return self._offline is not None
+
+    def _offline_state(self) -> _Offline:
+        if self._offline is None:
+            raise RuntimeError(f"{self.name} is not running offline; call run_offline() first")
+        return self._offline
+
+    def set_offline_time(self, t_s: float) -> None:
+        """Set the offline clock: simulated seconds since power-on."""
+        self._offline_state().t_s = float(t_s)
+
+    def take_outbox(self) -> list[tuple[str, bytes]]:
+        """The notifications since the last call, ``(lowercase 128-bit UUID, payload)`` in the order sent."""
+        state = self._offline_state()
+        out, state.outbox = state.outbox, []
+        return out
+
+    async def offline_write(self, char_uuid: str, data: bytes) -> None:
+        """A central's write to ``char_uuid``, handled as over the air; waits for the tasks it spawned.
+
+        Raises:
+            AttError: the tag rejected the write (as a write with response would see it).
+            KeyError: the tag has no such characteristic.
+        """
+        state = self._offline_state()
+        key = normalize_uuid_str(char_uuid)
+        spec = state.specs.get(key)
+        if spec is None:
+            raise KeyError(f"{self.name} has no characteristic {char_uuid}")
+        before = set(self._tasks)
+        self.stats.writes += 1
+        self.writes.append((key, bytes(data)))
+        result = spec.on_write(bytes(data)) if spec.on_write is not None else self.on_write(key, bytes(data))
+        if result is not None:
+            await result
+        spawned = self._tasks - before
+        if spawned:
+            _, pending = await asyncio.wait(spawned, timeout=_OFFLINE_SETTLE_S)
+            for task in pending:
+                task.cancel()
+
+    def offline_read(self, char_uuid: str) -> bytes:
+        """A central's read of ``char_uuid``, handled as over the air.
+
+        Raises:
+            AttError: the tag rejected the read.
+            KeyError: the tag has no such characteristic.
+        """
+        state = self._offline_state()
+        key = normalize_uuid_str(char_uuid)
+        spec = state.specs.get(key)
+        if spec is None:
+            raise KeyError(f"{self.name} has no characteristic {char_uuid}")
+        self.stats.reads += 1
+        return spec.on_read() if spec.on_read is not None else self.on_read(key)
+
+    def is_subscribed(self, char_uuid: str) -> bool:
+        """True if some connected central has notifications on for ``char_uuid`` (offline: as set up)."""
+        state = self._offline
+        if state is None:
+            return super().is_subscribed(char_uuid)
+        known = state.lookup.get(char_uuid)
+        if known is None:
+            known = state.lookup[char_uuid] = normalize_uuid_str(char_uuid) in state.subscribed
+        return known
+
+    async def notify(self, char_uuid: str, payload: bytes) -> bool:
+        """Notify ``payload`` (offline: into the outbox, truncated to the link's MTU - 3 as bumble does)."""
+        state = self._offline
+        if state is None:
+            return await super().notify(char_uuid, payload)
+        if not self.is_subscribed(char_uuid):
+            self.stats.unsubscribed += 1
+            return False
+        key = state.normalized.get(char_uuid)
+        if key is None:
+            key = state.normalized[char_uuid] = normalize_uuid_str(char_uuid)
+        state.outbox.append((key, bytes(payload[: state.att_mtu - 3])))
+        self.stats.notifications += 1
+        return True

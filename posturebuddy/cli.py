@@ -50,7 +50,6 @@ class Planned:
 PLANNED: dict[str, Planned] = {
     "calibrate": Planned("the posture engine", 5),
     "replay": Planned("sessions: recording and replay", 7),
-    "analyze": Planned("the posture engine", 5),
     "sessions": Planned("sessions: history", 7),
     "report": Planned("sessions: reports", 7),
     "import": Planned("sessions: import and export", 7),
@@ -237,10 +236,16 @@ def _analyze_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     csv.add_argument("--time-col", help="column with time in seconds (omit and give --rate if there is none)")
     csv.add_argument("--rate", type=float, help="sample rate in Hz when the CSV has no time column")
     csv.add_argument("--accel-cols", help="three comma-separated accelerometer columns (x,y,z)")
-    csv.add_argument("--accel-unit", choices=("g", "m/s^2", "raw"), default="g", help="(default: %(default)s)")
+    csv.add_argument(
+        "--accel-unit", choices=("g", "m/s^2", "raw"), help="(default: from the header, e.g. '(g)' or 'mps2'; else g)"
+    )
     csv.add_argument("--accel-scale", type=float, help="counts per g when --accel-unit raw")
     csv.add_argument("--gyro-cols", help="three comma-separated gyroscope columns (x,y,z)")
-    csv.add_argument("--gyro-unit", choices=("deg/s", "rad/s"), default="deg/s", help="(default: %(default)s)")
+    csv.add_argument(
+        "--gyro-unit",
+        choices=("deg/s", "rad/s"),
+        help="(default: from the header, e.g. '(deg/s)' or 'radps'; else deg/s)",
+    )
 
 
 def _sessions_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -411,7 +416,15 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_command(args, settings)
 
 
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy analyze``: see :mod:`posturebuddy.commands.analyze` (imported only when it runs)."""
+    from posturebuddy.commands.analyze import run_analyze
+
+    return run_analyze(args, settings)
+
+
 HANDLERS: dict[str, Handler] = {
+    "analyze": cmd_analyze,
     "config": cmd_config,
     "decode": cmd_decode,
     "demo": cmd_demo,

@@ -191,6 +191,10 @@ class ActivityFrame:
     transition: str | None = None
 
 
+_TICK = "tick"
+"""Internal marker: an update without data."""
+
+
 def _angle_deg(a: Sequence[float], b: Sequence[float]) -> float:
     cx = a[1] * b[2] - a[2] * b[1]
     cy = a[2] * b[0] - a[0] * b[2]
@@ -278,26 +282,42 @@ class ActivityClassifier:
         self, t_s: float, accel_g: Sequence[float] | None = None, estimate: TiltEstimate | None = None
     ) -> ActivityFrame:
         """Process one sample (or a tick with neither accelerometer nor tilt) at sample time ``t_s``."""
-        st = self._settings
         t = float(t_s)
-        accel = _usable(accel_g)
-        if accel is None and estimate is None:
+        transition = self._advance(t, _usable(accel_g), None if estimate is None else estimate.up_tag)
+        if transition is _TICK:
+            return self._frame(t, None, 1.0 if self._activity is Activity.NO_DATA else 0.5)
+        return self._frame(t, transition, self._confidence())
+
+    def step(
+        self, t_s: float, accel_g: Sequence[float] | None = None, up_tag: Sequence[float] | None = None
+    ) -> Activity:
+        """The same update as :meth:`update`, for batch loops: takes the tilt's up vector (or ``None``) instead of
+        a :class:`TiltEstimate` and returns only the activity (no :class:`ActivityFrame` is built)."""
+        up = None if up_tag is None else (float(up_tag[0]), float(up_tag[1]), float(up_tag[2]))
+        self._advance(float(t_s), _usable(accel_g), up)
+        return self._activity
+
+    def _advance(
+        self, t: float, accel: tuple[float, float, float] | None, up: tuple[float, float, float] | None
+    ) -> str | None:
+        """One update; returns the transition recognised (or ``_TICK`` for an update without data)."""
+        st = self._settings
+        if accel is None and up is None:
             if t - self._t_data >= st.no_data_s:
                 self._activity = Activity.NO_DATA
                 self._walking = False
                 self._run = 0
-            return self._frame(t, None, 1.0 if self._activity is Activity.NO_DATA else 0.5)
+            return _TICK
         if t - self._t_data > st.max_gap_s:
             self._restart_filters()
         if t > self._t_data:
             self._t_data = t
         self._pending = None
-        if estimate is not None:
-            self._tilt_step(t, estimate.up_tag)
+        if up is not None:
+            self._tilt_step(t, up)
         if accel is not None:
             self._accel_step(t, accel)
-        transition = self._decide(t)
-        return self._frame(t, transition, self._confidence())
+        return self._decide(t)
 
     # -----------------------------------------------------------------------------------------
     def _accel_step(self, t: float, a: tuple[float, float, float]) -> None:

@@ -8,7 +8,12 @@ Stages, per sample (all pure, from ``motion`` and ``posture``):
    :func:`~posturebuddy.motion.calibration.posture_angles`; a slip detector suggests recalibrating;
 3. activity (:class:`~posturebuddy.motion.activity.ActivityClassifier`): still, fidget, sit-to-stand,
    standing, walking, no data;
-4. detection (:class:`~posturebuddy.posture.PostureDetector`) and coaching (:class:`~posturebuddy.posture.Coach`).
+4. detection (:class:`~posturebuddy.posture.PostureDetector`) and coaching (:class:`~posturebuddy.posture.Coach`),
+   **judged at most every** ``judge_period_s`` **of sample time** (default 0.1 s): the first item (sample or tick)
+   in each ``judge_period_s`` bin of sample time (``floor(t / judge_period_s)``) is judged, the others only feed
+   orientation, calibration and activity. Posture changes over seconds, dwell and exit times are tens of
+   seconds, so 10 Hz adds at most 0.1 s of latency while costing a fifth of judging every 50-Hz sample; the
+   batch analysis (:mod:`posturebuddy.session.analyze`) applies the same rule, so both give the same events.
 
 Time comes only from the samples (and from :meth:`PostureEngine.tick` while the link is down), so a replay at
 any speed produces exactly the events of the live run. The engine also emits an :class:`EngineSnapshot` every
@@ -57,6 +62,8 @@ class EngineSettings:
         auto_calibrate: capture the upright reference automatically when none is stored.
         utc_offset_s: local time offset for working hours and "today", seconds.
         snapshot_period_s: sample time between two :class:`EngineSnapshot` events, seconds.
+        judge_period_s: posture is judged (detector and coach) on the first item of each bin of this much sample
+            time, seconds; 0 judges every item. See the module docstring.
     """
 
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
@@ -67,6 +74,20 @@ class EngineSettings:
     auto_calibrate: bool = True
     utc_offset_s: float = 0.0
     snapshot_period_s: float = 0.1
+    judge_period_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.judge_period_s) and self.judge_period_s >= 0.0):
+            msg = f"EngineSettings.judge_period_s = {self.judge_period_s!r} is not allowed: expected seconds >= 0"
+            raise ValueError(msg)
+
+
+def judge_bin(t_s: float, period_s: float) -> float:
+    """The judging bin of sample time ``t_s``: ``floor(t_s / period_s)`` (``t_s`` itself when ``period_s`` is 0).
+
+    An item is judged when its bin is later than the bin of the last judged item. Batch code uses
+    ``np.floor(t / period_s)``, which rounds identically (IEEE division, then floor)."""
+    return float(math.floor(t_s / period_s)) if period_s > 0.0 else t_s
 
 
 def engine_settings(settings: Settings, *, utc_offset_s: float = 0.0) -> EngineSettings:
@@ -169,6 +190,7 @@ class PostureEngine:
         self._last_angles: PostureAngles | None = None
         self._next_snapshot_s = -math.inf
         self._last_t = -math.inf
+        self._judged_bin = -math.inf
 
     # ------------------------------------------------------------------ control
 
@@ -218,7 +240,18 @@ class PostureEngine:
             return []
         self._last_t = t_s
         activity = self._activity.update(t_s, None, None)
+        if not self._due(t_s):
+            self._last_activity = activity
+            return []
         return self._judge(t_s, None, activity, 0.0)
+
+    def _due(self, t: float) -> bool:
+        """Whether the item at sample time ``t`` is judged (the first of its ``judge_period_s`` bin)."""
+        b = judge_bin(t, self.settings.judge_period_s)
+        if b > self._judged_bin:
+            self._judged_bin = b
+            return True
+        return False
 
     # ------------------------------------------------------------------ stages
 
@@ -234,16 +267,21 @@ class PostureEngine:
         activity = self._activity.update(t, sample.accel_g, tilt)
         if self._capture is not None:
             events.extend(self._calibration_step(tilt, t))
+        due = self._due(t)
         angles: PostureAngles | None = None
         motion = 0.0
         if tilt is not None:
             motion = tilt.motion_energy
             if self.reference is not None and not tilt.initialising:
-                angles = posture_angles(tilt.up_tag, self.reference, t)
+                if due:
+                    angles = posture_angles(tilt.up_tag, self.reference, t)
                 slip = self._slip.update(tilt) if self._slip is not None else None
                 if slip is not None:
                     events.append(TagSlipSuspected(t, slip=slip))
-        events.extend(self._judge(t, angles, activity, motion))
+        if due:
+            events.extend(self._judge(t, angles, activity, motion))
+        else:
+            self._last_activity = activity
         return events
 
     def _calibration_step(self, tilt: TiltEstimate | None, t: float) -> list[Event]:

@@ -1,0 +1,128 @@
+"""Streaming engine microseconds per sample per tag kind, and batch ``analyze`` of a simulated 8-hour day.
+
+Run: ``.venv/bin/python benchmarks/bench_engine.py`` (streaming, 20 simulated minutes per kind) and
+``... --day`` (also the 8-hour day at 50 Hz: about 3 minutes, most of it simulating and encoding the packets).
+Kinds: quaternion + accel (PostureBuddy Tag), raw accel + gyro through the AHRS (WitMotion's samples with the
+tag's own quaternion removed, the SensorTag-like path), accelerometer only (micro:bit). Figures are ratios to
+compare, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from posturebuddy.devices import get_family
+from posturebuddy.model import RawPacket, Sample
+from posturebuddy.motion.orientation import SampleArrays
+from posturebuddy.session.analyze import analyze_samples, decode_items, stream_events
+from posturebuddy.session.decoding import PacketDecoder
+from posturebuddy.session.engine import EngineSettings, PostureEngine
+from simulators.record import iter_packet_batches, simulate_for
+from simulators.wearer import SimulatedRecording
+
+
+def packets(rec: SimulatedRecording, device: str) -> list[RawPacket]:
+    async def collect() -> list[RawPacket]:
+        out: list[RawPacket] = []
+        async for batch in iter_packet_batches(rec, device):
+            out.extend(batch)
+        return out
+
+    return asyncio.run(collect())
+
+
+def raw_imu_samples(rec: SimulatedRecording) -> list[Sample]:
+    """Accel + gyro samples only (no tag quaternion): the AHRS path."""
+    keep = rec.present
+    return [
+        Sample(float(t), accel_g=tuple(a), gyro_dps=tuple(g))
+        for t, a, g in zip(rec.t_s[keep], rec.accel_g[keep].tolist(), rec.gyro_dps[keep].tolist(), strict=True)
+    ]
+
+
+def kinds(duration_s: float) -> dict[str, tuple[str, Callable[[], list[object]]]]:
+    def quat() -> list[object]:
+        rec = simulate_for("slouchy_afternoon", "posturebuddy", duration_s=duration_s)
+        decoder = PacketDecoder(get_family("posturebuddy"))
+        return [o for p in packets(rec, "posturebuddy") for o in decoder.feed(p)]
+
+    def raw() -> list[object]:
+        return list(raw_imu_samples(simulate_for("slouchy_afternoon", "witmotion", duration_s=duration_s)))
+
+    def accel() -> list[object]:
+        rec = simulate_for("slouchy_afternoon", "microbit", duration_s=duration_s)
+        decoder = PacketDecoder(get_family("microbit"))
+        return [o for p in packets(rec, "microbit") for o in decoder.feed(p)]
+
+    return {
+        "quaternion (posturebuddy)": ("posturebuddy", quat),
+        "raw IMU, AHRS (witmotion accel+gyro)": ("witmotion", raw),
+        "accel only (microbit)": ("microbit", accel),
+    }
+
+
+def streaming(duration_s: float) -> None:
+    print(f"streaming engine, slouchy_afternoon, {duration_s:.0f} s at 50 Hz (decoded items in memory)")
+    for label, (family, make) in kinds(duration_s).items():
+        items = make()
+        n = sum(1 for i in items if isinstance(i, Sample))
+        for period in (0.1, 0.0):
+            engine = PostureEngine(EngineSettings(judge_period_s=period), family=get_family(family))
+            t0 = time.perf_counter()
+            stream_events(items, engine)
+            us = (time.perf_counter() - t0) / n * 1e6
+            print(f"  {label:<38} judge_period {period:>4} s: {us:6.1f} us/sample")
+
+
+def day() -> None:
+    print("analyze, workday_8h at 50 Hz")
+    settings = EngineSettings()
+    for label, device in (("quaternion tag (posturebuddy), from packets", "posturebuddy"),):
+        rec = simulate_for("workday_8h", device)
+        pk = packets(rec, device)
+        real = float(rec.t_s[-1] - rec.t_s[0])
+        t0 = time.perf_counter()
+        decoded = decode_items(pk, get_family(device))
+        t1 = time.perf_counter()
+        result = analyze_samples(decoded.arrays, family=get_family(device), settings=settings, capture_only=True)
+        t2 = time.perf_counter()
+        total = t2 - t0
+        print(
+            f"  {label}: {len(pk):,} packets; decode {t1 - t0:.1f} s, analysis {t2 - t1:.1f} s "
+            f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_s.items())}); total {total:.1f} s = "
+            f"{real / total:,.0f}x real time, {total / result.samples * 1e6:.1f} us/sample"
+        )
+        del pk, decoded
+    rec = simulate_for("workday_8h", "witmotion")
+    keep = rec.present
+    arrays = SampleArrays.create(rec.t_s[keep], accel_g=rec.accel_g[keep], gyro_dps=rec.gyro_dps[keep])
+    real = float(rec.t_s[-1] - rec.t_s[0])
+    t0 = time.perf_counter()
+    result = analyze_samples(arrays, family=get_family("witmotion"), settings=settings, capture_only=True)
+    total = time.perf_counter() - t0
+    print(
+        f"  raw IMU tag (witmotion accel+gyro, AHRS), from arrays: {result.samples:,} samples; "
+        f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_s.items())}); total {total:.1f} s = "
+        f"{real / total:,.0f}x real time, {total / result.samples * 1e6:.1f} us/sample"
+    )
+    del arrays
+    _ = np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--day", action="store_true", help="also analyse the simulated 8-hour day")
+    parser.add_argument("--duration", type=float, default=1200.0, help="streaming: simulated seconds per kind")
+    args = parser.parse_args()
+    streaming(args.duration)
+    if args.day:
+        day()
+
+
+if __name__ == "__main__":
+    main()

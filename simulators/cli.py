@@ -81,13 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
             "\n"
             "  list    the scenarios (what each should produce) and the tag families\n"
             "  record  write a simulated session as a PostureBuddy recording, headless and fast\n"
-            "  serve   run a virtual tag on a Bluetooth transport (a USB dongle, a socket for an app)"
+            "  serve   run a virtual tag on a Bluetooth transport (a USB dongle, a socket for an app)\n"
+            "  eval    score posture detection, prompts and breaks against the scenarios' ground truth"
         ),
         epilog=(
             "examples:\n"
             f"  {PROG} list\n"
             f"  {PROG} record --scenario slouchy_afternoon --device posturebuddy --out slouchy.pbrec\n"
             f"  {PROG} serve --scenario slouchy_afternoon --device posturebuddy --transport usb:0\n"
+            f"  {PROG} eval --scenario fidgety_upright --device microbit\n"
             "\n"
             "More: docs/simulator.md"
         ),
@@ -172,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MS",
         help="advertising interval in ms (default: 100 on a radio, 20 on a socket)",
+    )
+    sub.add_parser(
+        "eval",
+        help="score detection against ground truth ('eval --help' for its options)",
+        add_help=False,
     )
     return parser
 
@@ -431,8 +438,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["eval"]:
+        from simulators.eval import main as eval_main
+
+        return eval_main(arguments[1:], out=out)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     try:
         _validate(args)
     except UsageError as error:

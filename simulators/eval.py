@@ -52,7 +52,7 @@ from posturebuddy.session.engine import EngineSettings
 from simulators.record import host_clock, iter_packet_batches, simulate_for
 from simulators.wearer import SimulatedRecording, list_scenarios
 
-PROG = "python -m simulators.eval"
+PROG = "python -m simulators eval"
 DEFAULT_DEVICES = ("posturebuddy", "witmotion", "microbit")
 DEFAULT_SEEDS = (None, 1)
 NO_PROMPT_SCENARIOS = ("fidgety_upright", "leans_back")

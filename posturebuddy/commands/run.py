@@ -1,8 +1,9 @@
-"""``posturebuddy run --headless``: stream samples, link events and coaching events as JSON lines.
+"""``posturebuddy run``: the dashboard against your tag; ``run --headless`` streams JSON lines instead.
 
-The dashboard (``run`` without ``--headless``) arrives with its own capability; this is the headless core it
-sits on: a :class:`~posturebuddy.session.live.LiveSession` (connection supervisor, recorder, decoding stage,
-posture engine) whose event stream is printed one JSON line per item.
+Both sit on a :class:`~posturebuddy.session.live.LiveSession` (connection supervisor, recorder, decoding stage,
+posture engine) over the system's Bluetooth stack (bleak). The dashboard (:mod:`posturebuddy.ui`) enters the
+session factory of :func:`live_session_factory` inside its own event loop; the headless mode prints the
+session's event stream one JSON line per item.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from posturebuddy.config import Settings, recordings_dir
+from posturebuddy.config import Settings, config_path, recordings_dir
 from posturebuddy.link.backoff import Backoff
 from posturebuddy.link.scan import BleBackend
 from posturebuddy.link.supervisor import LinkOptions, TagLink
@@ -140,15 +141,40 @@ async def _run_headless(settings: Settings, options: LinkOptions, *, record: boo
     )
 
 
+def live_session_factory(
+    settings: Settings, options: LinkOptions, *, record: bool, backend: BleBackend | None = None
+) -> Callable[[], contextlib.AbstractAsyncContextManager[LiveSession]]:
+    """The session factory the dashboard enters for ``posturebuddy run`` (system Bluetooth by default)."""
+
+    @contextlib.asynccontextmanager
+    async def factory() -> AsyncIterator[LiveSession]:
+        path = new_recording_path(settings, datetime.now().timestamp()) if record else None  # noqa: DTZ005
+        yield LiveSession(
+            options, backend or BleBackend(), engine_settings=engine_settings(settings), recording_path=path
+        )
+
+    return factory
+
+
+def run_dashboard(settings: Settings, options: LinkOptions, *, record: bool, config_file: str | None) -> int:
+    """The dashboard against the configured tag; returns the exit status."""
+    from posturebuddy.ui.app import make_app
+
+    target = options.address or "the first supported tag"
+    app = make_app(
+        live_session_factory(settings, options, record=record),
+        settings,
+        label=f"live: {target}",
+        config_file=config_path(config_file),
+    )
+    app.run()
+    return app.return_code or 0
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Entry point for ``posturebuddy run``."""
-    if not args.headless:
-        print(
-            "posturebuddy run: the dashboard is not available yet (it arrives with issue #6); use "
-            "'posturebuddy run --headless' to stream samples as JSON lines.",
-            file=sys.stderr,
-        )
-        return 69
     options = link_options(settings, address=args.address, family=args.family)
     record = settings.recording.enabled and not args.no_record
+    if not args.headless:
+        return run_dashboard(settings, options, record=record, config_file=getattr(args, "config", None))
     return asyncio.run(_run_headless(settings, options, record=record))

@@ -13,7 +13,6 @@ from bleak.exc import (
     BleakError,
 )
 
-from posturebuddy.cli import main
 from posturebuddy.link.errors import WrongModelError, explain
 
 
@@ -38,8 +37,3 @@ def test_explain_gives_one_actionable_sentence(exc: BaseException, advice: str) 
     assert advice in text
     assert "\n" not in text
     assert text.rstrip().endswith((".", ")"))
-
-
-def test_run_without_headless_points_to_headless(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run"]) == 69
-    assert "--headless" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""The dashboard's screens: the dashboard itself, prompts, calibration, tag picker, history, settings, help."""

@@ -50,6 +50,9 @@ from posturebuddy.session.recording import (
 
 log = logging.getLogger(__name__)
 
+MAX_LOGGED_ERRORS = 20
+"""Tracebacks logged per session for items that failed to process (then only counted)."""
+
 TICK_PERIOD_S = 1.0
 """Wall seconds between engine ticks while no samples arrive (link down), and between recorder flush checks."""
 
@@ -152,6 +155,8 @@ class LiveSession:
         self._extra = dict(extra_metadata or {})
         self._last_item_wall = time.monotonic()
         self.error: str | None = None
+        self.internal_errors = 0
+        """Items whose processing raised (logged, skipped): a bug, never a reason to stop coaching."""
 
     # ------------------------------------------------------------------ user actions
 
@@ -201,7 +206,13 @@ class LiveSession:
 
     async def _consume(self) -> None:
         while True:
-            self._handle(await self.link.packets.get())
+            packet = await self.link.packets.get()
+            try:
+                self._handle(packet)
+            except Exception:  # a bug in one stage must not silently stop the whole session
+                self.internal_errors += 1
+                if self.internal_errors <= MAX_LOGGED_ERRORS:
+                    log.exception("processing a packet failed; the session goes on")
 
     async def _tick(self) -> None:
         while True:
@@ -209,7 +220,12 @@ class LiveSession:
             if self.recorder is not None:
                 self.recorder.maybe_flush()
             if time.monotonic() - self._last_item_wall >= TICK_PERIOD_S:
-                self._publish_all(self.engine.tick(self.clock()))
+                try:
+                    self._publish_all(self.engine.tick(self.clock()))
+                except Exception:  # same policy as _consume
+                    self.internal_errors += 1
+                    if self.internal_errors <= MAX_LOGGED_ERRORS:
+                        log.exception("an engine tick failed; the session goes on")
 
     def _handle(self, item: RawPacket | StreamStarted) -> None:
         self._last_item_wall = time.monotonic()

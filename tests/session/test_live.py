@@ -1,0 +1,47 @@
+"""LiveSession's robustness: a failing stage is logged and skipped, never a silent stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from firmware_protocol import MOTION_CHAR_UUID, MotionFrame, StatusFlags, encode_motion
+from posturebuddy.link.scan import BleBackend
+from posturebuddy.link.supervisor import LinkOptions
+from posturebuddy.model import RawPacket, Sample, StreamStarted
+from posturebuddy.session.live import LiveSession
+
+
+def motion(seq: int, t: float) -> RawPacket:
+    frame = MotionFrame(seq, seq * 20, (1.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0), StatusFlags.WORN)
+    return RawPacket(t, MOTION_CHAR_UUID, encode_motion(frame))
+
+
+@pytest.mark.asyncio
+async def test_a_stage_that_raises_is_skipped_and_the_stream_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    session = LiveSession(LinkOptions(), BleBackend(), clock=lambda: 0.0)
+    subscription = session.bus.subscribe("test")
+    real_feed = session.engine.feed
+    calls = {"n": 0}
+
+    def flaky_feed(item: object) -> list[object]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("a bug in a stage")
+        return list(real_feed(item))
+
+    session.engine.feed = flaky_feed  # type: ignore[method-assign,assignment]
+    consumer = asyncio.create_task(session._consume())
+    session.link.packets.put_nowait(StreamStarted(0.0, family_id="posturebuddy", address="x"))
+    for i in range(10):
+        session.link.packets.put_nowait(motion(i, 1.0 + i * 0.02))
+    for _ in range(100):
+        await asyncio.sleep(0)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    samples = [item for item in subscription.drain() if isinstance(item, Sample)]
+    assert len(samples) >= 9
+    assert session.internal_errors == 1
+    assert "processing a packet failed" in caplog.text

@@ -7,26 +7,30 @@ reference a live session would capture (the first 5 s of still sitting), and com
 
 Scores (times on the host clock; truth times are mapped with :func:`simulators.record.host_clock`):
 
-* **episodes**: detected ``slouch`` / ``forward_head`` episodes against the truth's should-alert episodes
-  (held >= ``min_alert_s``, default 60 s, short ``moving`` interruptions bridged). *Matching rule*: a detected
+* **episodes, product definition** (the primary score): detected ``slouch`` / ``forward_head`` episodes against
+  the truth's :meth:`~simulators.wearer.truth.GroundTruth.product_episodes`: the *true* tag tilt (noise-free,
+  ideal calibration) judged with the product's own thresholds and semantics (``EngineSettings().detector``:
+  forward head 8 deg, slouch 15 deg at the tag, hysteresis 3 deg, dwell 30 s, exit 3 s, grace 10 s; see
+  :func:`simulators.wearer.truth.product_alert_episodes`). A slowly deepening slouch is a forward-head episode
+  first, then a slouch, in the truth as in the product. Episodes whose dwell clock ends within 5 s of the dwell
+  are *grey* (an engine with realistic tilt errors may or may not report them). *Matching rule*: a detected
   episode matches a truth episode **of the same kind whose span it overlaps** (any overlap). Recall = truth
   episodes with at least one match / truth episodes. Precision = detected episodes with a match / detected
-  episodes, where a detected episode that overlaps only a *grey-zone* truth run of its kind (a bad-posture run
-  shorter than ``min_alert_s``, which a 30-s dwell may legitimately catch) counts neither way. Side-lean
-  episodes are not scored (the truth has no side-lean alerts and the coach does not prompt them).
-* **any kind** (``F1any``, ``latany``): the same with a slouch and a forward-head episode counted as one problem
-  posture (an upper-back tag sees a slowly deepening slouch pass the forward-head level first; the product then
-  reports forward head, then slouch, where the truth says slouch throughout).
-* **latency beyond dwell**: for each matched truth episode, the first match's ``confirmed_s - (truth start +
-  dwell_s)``; reported as the median and the worst.
-* **false prompts per hour of good sitting**: posture prompts raised while no truth bad-posture run (of any
-  kind, any length, within ``PROMPT_SLACK_S``) is going on, per hour of truth ``upright`` + ``leaning_back``.
-* **prompts** in the scenarios that must not prompt (``fidgety_upright``, ``leans_back``): all posture prompts.
+  episodes, where a detected episode that overlaps only a grey truth episode of its kind counts neither way
+  (column ``grey``: how many did). Side-lean episodes are not scored.
+* **latency beyond dwell**: for each matched truth episode, the first match's ``confirmed_s`` minus the truth's
+  confirmation (truth start + dwell for a posture held beyond its threshold); median and worst.
+* **body angles** (secondary, ``F1body``): the same matching against the simulator's physiological labels (trunk
+  flexion >= 10 deg slouch, neck >= 15 deg forward head, held >= 60 s; shorter runs grey), and ``F1bany`` with a
+  slouch and a forward-head episode counted as one problem posture: how well the default thresholds match the
+  body posture.
+* **false prompts**: posture prompts raised while no product-definition episode (grey ones included, within
+  ``PROMPT_SLACK_S``) is going on; ``prompts``: all posture prompts (none allowed in ``fidgety_upright`` and
+  ``leans_back``).
 * **breaks**: for each truth break (stand-up to sit-down), the first detected break starting within it (from
-  ``BREAK_SLACK_S`` before the stand-up): recognition latency = ``BreakStarted`` time - stand-up, credit latency
-  = ``BreakCredited`` time - stand-up. Breaks the truth says lasted less than the coach's ``min_break_s`` on the
-  feet are reported apart (the product does not credit them, by design). Detected breaks outside any truth break
-  are false breaks.
+  ``BREAK_SLACK_S`` before the stand-up): recognition latency = ``BreakStarted`` time - stand-up. A break of at
+  least the coach's ``min_break_s`` on the feet must be credited (``credit`` of ``breaks``); a shorter stand must
+  not be (``s_cred`` of ``short``). Detected breaks outside any truth break are false breaks (``fbrk``).
 
 The full table (every shipped scenario x devices x seeds) takes minutes; ``tests/simulators/test_eval.py`` runs
 short cuts of it.
@@ -51,10 +55,11 @@ from posturebuddy.session.analyze import AnalysisResult, analyze_samples, decode
 from posturebuddy.session.engine import EngineSettings
 from simulators.record import host_clock, iter_packet_batches, simulate_for
 from simulators.wearer import SimulatedRecording, list_scenarios
+from simulators.wearer.truth import ProductThresholds
 
 PROG = "python -m simulators eval"
 DEFAULT_DEVICES = ("posturebuddy", "witmotion", "microbit")
-DEFAULT_SEEDS = (None, 1)
+DEFAULT_SEEDS = (None, 1, 2)
 NO_PROMPT_SCENARIOS = ("fidgety_upright", "leans_back")
 ALERT_KINDS = ("slouch", "forward_head")
 PROMPT_SLACK_S = 5.0
@@ -73,13 +78,9 @@ class BreakScore:
 
 
 @dataclass(frozen=True, slots=True)
-class Score:
-    """The scores of one run (see the module docstring)."""
+class EpisodeScore:
+    """Detected episodes against one truth definition (see the module docstring)."""
 
-    scenario: str
-    device: str
-    seed: int
-    duration_s: float
     truth_episodes: int
     detected_episodes: int
     true_positives: int
@@ -89,13 +90,6 @@ class Score:
     any_true_positives: int
     any_matched_truth: int
     any_latencies_s: tuple[float, ...]
-    posture_prompts: int
-    false_prompts: int
-    good_sitting_h: float
-    breaks: tuple[BreakScore, ...]
-    false_breaks: int
-    wall_s: float
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def precision(self) -> float:
@@ -116,21 +110,68 @@ class Score:
 
     @property
     def f1_any_kind(self) -> float:
-        """F1 when a slouch and a forward-head episode count as the same problem posture (see the docstring)."""
+        """F1 when a slouch and a forward-head episode count as the same problem posture."""
         scored = self.detected_episodes - self.grey_zone
         p = 1.0 if scored <= 0 else min(1.0, self.any_true_positives / scored)
         r = 1.0 if self.truth_episodes == 0 else self.any_matched_truth / self.truth_episodes
         return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
     @property
+    def max_latency_s(self) -> float | None:
+        """Worst latency beyond the truth's confirmation."""
+        return max(self.latencies_s) if self.latencies_s else None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The scores of one run (see the module docstring). ``product``: against the product-definition truth (the
+    primary score); ``body``: against the body-angle truth (how well the default thresholds match the body)."""
+
+    scenario: str
+    device: str
+    seed: int
+    duration_s: float
+    product: EpisodeScore
+    body: EpisodeScore
+    posture_prompts: int
+    false_prompts: int
+    body_false_prompts: int
+    good_sitting_h: float
+    breaks: tuple[BreakScore, ...]
+    false_breaks: int
+    wall_s: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # The primary (product-definition) figures, by their old names.
+    @property
+    def truth_episodes(self) -> int:
+        """Product-definition truth episodes (grey ones excluded)."""
+        return self.product.truth_episodes
+
+    @property
+    def precision(self) -> float:
+        """Product-definition precision."""
+        return self.product.precision
+
+    @property
+    def recall(self) -> float:
+        """Product-definition recall."""
+        return self.product.recall
+
+    @property
+    def f1(self) -> float:
+        """Product-definition F1."""
+        return self.product.f1
+
+    @property
+    def latencies_s(self) -> tuple[float, ...]:
+        """Product-definition latencies beyond the truth's confirmation."""
+        return self.product.latencies_s
+
+    @property
     def false_prompts_per_h(self) -> float:
         """False posture prompts per hour of good sitting."""
         return self.false_prompts / self.good_sitting_h if self.good_sitting_h > 0 else 0.0
-
-    @property
-    def max_latency_s(self) -> float | None:
-        """Worst latency beyond the dwell."""
-        return max(self.latencies_s) if self.latencies_s else None
 
     def worst_break_latency(self, min_on_feet_s: float) -> float | None:
         """Worst recognition latency of the breaks at least ``min_on_feet_s`` long (inf if one was missed)."""
@@ -138,6 +179,15 @@ class Score:
         if not values:
             return None
         return math.inf if any(v is None for v in values) else max(v for v in values if v is not None)
+
+    def credited(self, min_on_feet_s: float) -> tuple[int, int, int, int]:
+        """(long breaks credited, long breaks, short stands credited, short stands): a stand of at least
+        ``min_on_feet_s`` must be credited, a shorter one must not."""
+        long_ = [b for b in self.breaks if b.on_feet_s >= min_on_feet_s]
+        short = [b for b in self.breaks if b.on_feet_s < min_on_feet_s]
+        ok = sum(1 for b in long_ if b.credited_latency_s is not None)
+        bad = sum(1 for b in short if b.credited_latency_s is not None)
+        return ok, len(long_), bad, len(short)
 
 
 def packets_for(rec: SimulatedRecording, device: str) -> list[RawPacket]:
@@ -171,59 +221,87 @@ def run_one(
     return score, result, rec
 
 
+Span = tuple[str, float, float, float]
+"""(kind, start, end, confirmed) on the host clock."""
+
+
+def _overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
+    return a0 < b1 and b0 < a1
+
+
+def score_episodes(truth: Sequence[Span], grey: Sequence[Span], detected: Sequence[Span]) -> EpisodeScore:
+    """Match detected episodes with truth episodes (rules in the module docstring); latency = the first match's
+    confirmation - the truth's confirmation."""
+    tp = 0
+    grey_only = 0
+    for kind, s, e, _ in detected:
+        if any(k == kind and _overlaps(s, e, ts, te) for k, ts, te, _ in truth):
+            tp += 1
+        elif any(k == kind and _overlaps(s, e, gs, ge) for k, gs, ge, _ in grey):
+            grey_only += 1
+    matched = 0
+    latencies: list[float] = []
+    for alert_kind, ts, te, tc in truth:
+        hits = [d for d in detected if d[0] == alert_kind and _overlaps(d[1], d[2], ts, te)]
+        if hits:
+            matched += 1
+            latencies.append(min(h[3] for h in hits) - tc)
+    any_tp = sum(1 for _, s, e, _ in detected if any(_overlaps(s, e, ts, te) for _, ts, te, _ in truth))
+    any_matched = 0
+    any_latencies: list[float] = []
+    for _, ts, te, tc in truth:
+        hits = [d for d in detected if _overlaps(d[1], d[2], ts, te)]
+        if hits:
+            any_matched += 1
+            any_latencies.append(min(h[3] for h in hits) - tc)
+    return EpisodeScore(
+        len(truth), len(detected), tp, matched, grey_only, tuple(latencies), any_tp, any_matched, tuple(any_latencies)
+    )
+
+
 def score_run(
     rec: SimulatedRecording, result: AnalysisResult, st: EngineSettings, device: str, wall_s: float = 0.0
 ) -> Score:
     """Compare an analysis with the truth of the recording it was made from."""
     to_host = host_clock(rec)
     truth = rec.truth
-    alerts = [(e.posture, to_host(e.start_s), to_host(e.end_s)) for e in truth.alert_episodes]
-    grey = [
-        (e.posture, to_host(e.start_s), to_host(e.end_s))
-        for e in truth.bad_posture_runs()
-        if e.duration_s < truth.min_alert_s
-    ]
     end_data = result.end_s
-    detected = [
+    detected: list[Span] = [
         (ep.kind.value, ep.start_s, ep.end_s if ep.end_s is not None else end_data, ep.confirmed_s)
         for ep in result.episodes
         if ep.kind.value in ALERT_KINDS
     ]
+    # Product definition: the true tag tilt judged by the product's own thresholds (st.detector).
+    product_eps = truth.product_episodes(ProductThresholds.from_detector(st.detector))
+    p_truth = [
+        (e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.confirmed_s)) for e in product_eps if not e.grey
+    ]
+    p_grey = [(e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.confirmed_s)) for e in product_eps if e.grey]
+    product = score_episodes(p_truth, p_grey, detected)
+    # Body angles (secondary): the simulator's physiological labels, held >= min_alert_s; confirmation = start +
+    # dwell.
+    dwell = st.detector.dwell_s
+    b_truth = [
+        (e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.start_s) + dwell) for e in truth.alert_episodes
+    ]
+    b_grey = [
+        (e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.start_s) + dwell)
+        for e in truth.bad_posture_runs()
+        if e.duration_s < truth.min_alert_s
+    ]
+    body = score_episodes(b_truth, b_grey, detected)
 
-    def overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
-        return a0 < b1 and b0 < a1
-
-    tp = 0
-    grey_only = 0
-    for kind, s, e, _ in detected:
-        if any(k == kind and overlaps(s, e, ts, te) for k, ts, te in alerts):
-            tp += 1
-        elif any(k == kind and overlaps(s, e, gs, ge) for k, gs, ge in grey):
-            grey_only += 1
-    matched = 0
-    latencies: list[float] = []
-    for alert_kind, ts, te in alerts:
-        hits = [d for d in detected if d[0] == alert_kind and overlaps(d[1], d[2], ts, te)]
-        if hits:
-            matched += 1
-            latencies.append(min(h[3] for h in hits) - (ts + st.detector.dwell_s))
-
-    any_tp = sum(1 for _, s, e, _ in detected if any(overlaps(s, e, ts, te) for _, ts, te in alerts))
-    any_matched = 0
-    any_latencies: list[float] = []
-    for _, ts, te in alerts:
-        hits = [d for d in detected if overlaps(d[1], d[2], ts, te)]
-        if hits:
-            any_matched += 1
-            any_latencies.append(min(h[3] for h in hits) - (ts + st.detector.dwell_s))
-
-    bad_runs = [(to_host(e.start_s), to_host(e.end_s)) for e in truth.bad_posture_runs()]
     posture_prompts = [p for p in result.prompts if p.prompt.kind in (PromptKind.CHIN_TUCK, PromptKind.SIT_TALL)]
-    false_prompts = sum(
-        1
-        for p in posture_prompts
-        if not any(s - PROMPT_SLACK_S <= p.prompt.t_s <= e + PROMPT_SLACK_S for s, e in bad_runs)
-    )
+
+    def false_count(spans: Sequence[tuple[float, float]]) -> int:
+        return sum(
+            1
+            for p in posture_prompts
+            if not any(s - PROMPT_SLACK_S <= p.prompt.t_s <= e + PROMPT_SLACK_S for s, e in spans)
+        )
+
+    false_prompts = false_count([(s, e) for _, s, e, _ in p_truth + p_grey])
+    body_false = false_count([(to_host(e.start_s), to_host(e.end_s)) for e in truth.bad_posture_runs()])
     labels = truth.posture_labels()
     good = float((labels == "upright").sum() + (labels == "leaning_back").sum()) / rec.rate_hz / 3600.0
 
@@ -247,7 +325,7 @@ def score_run(
                 (
                     (i, d)
                     for i, d in enumerate(result.breaks)
-                    if i not in used and overlaps(d.start_s, d.end_s or last_t, stand, sit)
+                    if i not in used and _overlaps(d.start_s, d.end_s or last_t, stand, sit)
                 ),
                 None,
             )
@@ -271,17 +349,11 @@ def score_run(
         device=device,
         seed=rec.seed,
         duration_s=result.duration_s,
-        truth_episodes=len(alerts),
-        detected_episodes=len(detected),
-        true_positives=tp,
-        matched_truth=matched,
-        grey_zone=grey_only,
-        latencies_s=tuple(latencies),
-        any_true_positives=any_tp,
-        any_matched_truth=any_matched,
-        any_latencies_s=tuple(any_latencies),
+        product=product,
+        body=body,
         posture_prompts=len(posture_prompts),
         false_prompts=false_prompts,
+        body_false_prompts=body_false,
         good_sitting_h=good,
         breaks=tuple(breaks),
         false_breaks=false_breaks,
@@ -299,22 +371,23 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 
 
 TABLE_HEADER = (
-    f"{'scenario':<22}{'device':<13}{'seed':>5} {'truth':>5}{'det':>5}{'P':>6}{'R':>6}{'F1':>6}"
-    f"{'lat_med':>8}{'lat_max':>8}{'F1any':>6}{'latany':>7}{'prompts':>8}{'false/h':>8}{'breaks':>7}{'brk_lat':>8}{'short':>6}{'fbrk':>5}"
+    f"{'scenario':<22}{'device':<13}{'seed':>5} {'truth':>5}{'grey':>5}{'det':>5}{'P':>6}{'R':>6}{'F1':>6}"
+    f"{'lat_med':>8}{'lat_max':>8}{'F1any':>6}{'prompts':>8}{'false':>6}{'F1body':>7}{'F1bany':>7}"
+    f"{'breaks':>7}{'brk_lat':>8}{'credit':>7}{'short':>6}{'s_cred':>7}{'fbrk':>5}"
 )
 
 
 def table_row(s: Score, min_break_s: float) -> str:
     """One line of the table."""
-    long_breaks = [b for b in s.breaks if b.on_feet_s >= min_break_s]
-    short = len(s.breaks) - len(long_breaks)
-    med = statistics.median(s.latencies_s) if s.latencies_s else None
+    ok, n_long, bad, n_short = s.credited(min_break_s)
+    p = s.product
+    med = statistics.median(p.latencies_s) if p.latencies_s else None
+    n_grey = p.grey_zone
     return (
-        f"{s.scenario:<22}{s.device:<13}{s.seed:>5} {s.truth_episodes:>5}{s.detected_episodes:>5}"
-        f"{s.precision:>6.2f}{s.recall:>6.2f}{s.f1:>6.2f}{_fmt(med, '.1f'):>8}{_fmt(s.max_latency_s, '.1f'):>8}"
-        f"{s.f1_any_kind:>6.2f}{_fmt(max(s.any_latencies_s) if s.any_latencies_s else None, '.1f'):>7}"
-        f"{s.posture_prompts:>8}{s.false_prompts_per_h:>8.2f}{len(long_breaks):>7}"
-        f"{_fmt(s.worst_break_latency(min_break_s), '.1f'):>8}{short:>6}{s.false_breaks:>5}"
+        f"{s.scenario:<22}{s.device:<13}{s.seed:>5} {p.truth_episodes:>5}{n_grey:>5}{p.detected_episodes:>5}"
+        f"{p.precision:>6.2f}{p.recall:>6.2f}{p.f1:>6.2f}{_fmt(med, '.1f'):>8}{_fmt(p.max_latency_s, '.1f'):>8}"
+        f"{p.f1_any_kind:>6.2f}{s.posture_prompts:>8}{s.false_prompts:>6}{s.body.f1:>7.2f}{s.body.f1_any_kind:>7.2f}"
+        f"{n_long:>7}{_fmt(s.worst_break_latency(min_break_s), '.1f'):>8}{ok:>7}{n_short:>6}{bad:>7}{s.false_breaks:>5}"
     )
 
 
@@ -352,7 +425,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
                 score, _, _ = run_one(scenario, device, seed, duration_s=args.duration, settings=st)
                 if args.json:
                     doc = asdict(score)
-                    doc.update(precision=score.precision, recall=score.recall, f1=score.f1, f1_any=score.f1_any_kind)
+                    doc.update(
+                        precision=score.precision,
+                        recall=score.recall,
+                        f1=score.f1,
+                        f1_any=score.product.f1_any_kind,
+                        f1_body=score.body.f1,
+                        f1_body_any=score.body.f1_any_kind,
+                    )
                     stream.write(json.dumps(doc, default=str) + "\n")
                 else:
                     stream.write(table_row(score, st.coach.min_break_s) + "\n")

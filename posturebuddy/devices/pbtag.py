@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
+
 from firmware_protocol import (
+    ACCEL_COUNTS_PER_G,
     BATTERY_LEVEL_CHAR_UUID,
     CONTROL_CHAR_UUID,
     DEFAULT_RATE_HZ,
@@ -26,6 +30,9 @@ from firmware_protocol import (
     DEVICE_TIME_MODULUS_MS,
     LOCAL_NAME_PREFIX,
     MOTION_CHAR_UUID,
+    MOTION_FRAME_SIZE,
+    QUAT_NORM_TOLERANCE,
+    QUAT_ONE,
     RATE_TABLE_HZ,
     SEQ_MODULUS,
     SERVICE_UUID,
@@ -127,6 +134,39 @@ def decode_sample(data: BytesLike, *, t_s: float) -> tuple[Sample, TagStatus]:
     """
     frame = _motion_frame(data)
     return _sample_from_frame(frame, t_s), _status_from_flags(frame.status, t_s)
+
+
+MOTION_DTYPE = np.dtype(
+    [("seq", "<u2"), ("time_ms", "<u2"), ("quat", "<i2", (4,)), ("accel", "<i2", (3,)), ("status", "u1"), ("res", "u1")]
+)
+"""The 20-byte motion frame (SPEC §4, ``<HH7hBB``) as a numpy record."""
+
+
+def decode_motion_batch(
+    frames: bytes, count: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    """Vectorised :func:`decode_sample` for ``count`` motion frames of exactly 20 bytes, concatenated.
+
+    Returns ``(seq, device_time_s, quat_wxyz (N, 4), accel_g (N, 3))`` with the same values, bit for bit, as the
+    per-frame decoder (quaternion normalised; NaN rows where the tag marks it invalid), or ``None`` if any frame
+    would be rejected (a non-zero quaternion whose norm is not within 1 +- 0.05): decode those one by one.
+    """
+    if len(frames) != count * MOTION_FRAME_SIZE:
+        raise ValueError(f"{len(frames)} bytes is not {count} motion frames")
+    rec = np.frombuffer(frames, dtype=MOTION_DTYPE, count=count)
+    raw = rec["quat"].astype(np.int64)
+    norm_sq = raw[:, 0] * raw[:, 0] + raw[:, 1] * raw[:, 1] + raw[:, 2] * raw[:, 2] + raw[:, 3] * raw[:, 3]
+    lo = ((1.0 - QUAT_NORM_TOLERANCE) * QUAT_ONE) ** 2
+    hi = ((1.0 + QUAT_NORM_TOLERANCE) * QUAT_ONE) ** 2
+    valid = (norm_sq >= lo) & (norm_sq <= hi)
+    if not np.all(valid | (norm_sq == 0)):
+        return None
+    q = raw.astype(np.float64) / QUAT_ONE
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    norm = np.sqrt(w * w + x * x + y * y + z * z)  # the per-frame decoder's order of operations: same rounding
+    quat = np.where(valid[:, None], q / np.where(valid, norm, 1.0)[:, None], np.nan)
+    accel = rec["accel"].astype(np.float64) / ACCEL_COUNTS_PER_G
+    return rec["seq"].astype(np.int64), rec["time_ms"] / 1000.0, quat, accel
 
 
 def decode_battery_level(data: BytesLike, *, t_s: float) -> BatteryLevel:

@@ -4,8 +4,7 @@ An upper-back tag tilts about the same when its wearer sits upright and when the
 sitting down are recognised **from the transitions** and from **gait**, never from static tilt:
 
 * **Sit-to-stand / stand-to-sit**: the hips rise (or fall) by ~0.4 m within one to three seconds while the
-  trunk swings forward. The vertical acceleration is taken from the magnitude of the specific force
-  (``|a| - 1 g``, orientation-free, so it works without a gyroscope and is immune to tilt errors) and integrated
+  trunk swings forward. The vertical acceleration (see "Vertical acceleration" below) is integrated
   twice **between moments of stillness**, where the vertical velocity is known to be zero (the zero-velocity
   update of pedestrian navigation). Forward: from the last still sample before a movement burst, with the
   accelerometer offset measured during that stillness, for at most ``transition_window_s``; a rise shows as the
@@ -13,9 +12,32 @@ sitting down are recognised **from the transitions** and from **gait**, never fr
   passing ``-transition_m`` (dropping, then landing). Backward: when the wearer has become still again after a
   burst (e.g. sat down straight from walking, when no still start exists), the last ``transition_window_s`` of the
   burst are integrated backwards from the still end (velocity zero there, offset measured after it), which gives
-  the height change over the window whatever the velocity at its start. Either way a transition also needs the
+  the height change over the window whatever the velocity at its start; when the burst started still, the velocity
+  is known to be zero at *both* ends, so the mean of the acceleration residual over the burst is removed (the
+  two-sided zero-velocity update) and the *net* height change, still to still, decides (a reach goes down and
+  comes back: net zero, however far down it went). Either way a transition also needs the
   trunk to have swung forward by at least ``min_swing_deg`` (rising from a chair is impossible without it).
   Rising is only looked for while seated, sitting down only while on the feet.
+* **Vertical acceleration**. The accelerometer measures the specific force ``a = g_up + l`` (tag frame, g), with
+  ``l`` the linear acceleration. Its magnitude is ``|a| = sqrt((1 + l_v)^2 + l_h^2) ~ 1 + l_v + l_h^2 / 2``: the
+  horizontal part adds ``l_h^2 / 2 >= 0``, which never averages out. A deep reach (the trunk pivots 40-60 deg
+  about the hips: tangential and centripetal accelerations of 0.3-0.5 g) integrates that term to a spurious rise
+  of 0.5-3 m over a few seconds, as large as a real stand-up's. So:
+
+  - tags whose tilt is measured independently of the accelerometer's linear acceleration (the tag's own
+    quaternion or gravity vector: ``TiltSource.QUATERNION`` / ``GRAVITY``) use the projection on the current up
+    vector, ``a . u = 1 + l_v`` (the still-time value of ``a . u``, accelerometer bias and scale along up, is
+    the offset, as for ``|a|``). An offset *vector* (``a - u`` learnt while still) was tried and dropped: it also
+    learns the quaternion's tilt error at one posture and misapplies it at the next (0.06 g in the simulator);
+  - tags whose up vector is itself derived from the accelerometer (``ACCEL``: a low-pass that lags a fast
+    rotation by tens of degrees; ``AHRS``: the fusion filter lets the linear acceleration pull the estimate during
+    a fast trunk swing) keep ``|a|``: projecting on a lagging up vector costs ``1 - cos(lag)`` (a spurious *fall*
+    of metres), and ``|a|`` is at least an upper bound of ``1 + l_v``, so it never hides a real rise. For them the
+    ``l_h^2 / 2`` error is handled by the two-sided zero-velocity update of a burst that starts and ends still
+    (removing the mean residual cancels a bias pulse whose time centroid lies mid-burst, which is how a reach
+    looks) and by showing a rise seen *during* the movement as ``sit_to_stand`` (not ``standing``) until the
+    still end confirms it.
+
 * **Walking**: steps are peaks of the band-passed ``|a|`` (one per step: the vertical bounce of the trunk);
   walking needs ``min_steps`` consecutive steps at a walking cadence (``min_cadence_hz``..``max_cadence_hz``)
   with similar intervals, and ends when no step comes for ``step_timeout_s``.
@@ -46,13 +68,18 @@ import numpy as np
 import numpy.typing as npt
 
 from posturebuddy.model import Activity
-from posturebuddy.motion.orientation import TiltEstimate, TiltSeries
+from posturebuddy.motion.orientation import TiltEstimate, TiltSeries, TiltSource
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 STANDARD_GRAVITY_MPS2 = 9.80665
 """m/s^2 per g."""
+
+ORIENTED_SOURCES: frozenset[TiltSource] = frozenset({TiltSource.QUATERNION, TiltSource.GRAVITY})
+"""Tilt sources whose up vector does not follow the accelerometer's linear acceleration: the vertical acceleration
+is the projection on it (see "Vertical acceleration" in the module docstring). The AHRS is not one: measured on the
+simulator's reaches, its up vector is pulled by the swing enough that ``|a|`` does better."""
 
 ACTIVITY_CODES: tuple[Activity, ...] = tuple(Activity)
 """Activities in code order (the index is the code used by :class:`ActivitySeries`)."""
@@ -99,7 +126,11 @@ class ActivitySettings:
             Breathing and sway move the upper back < 1 deg; fidgets and reaches 3-50 deg.
         fidget_rate_dps: a change of tilt faster than this is a fidget, degrees per second (breathing ~0.5).
         new_posture_s: a different posture held still this long becomes the new still posture, seconds.
-        baseline_time_constant_s: the still posture follows slow drift (slouching) with this time constant.
+        baseline_time_constant_s: the still posture follows slow drift (slouching) with this time constant. A
+            drift at ``r`` deg/s lags by ``r x tau``; it must stay under ``fidget_tilt_deg`` or a slow slouch
+            (0.1-0.3 deg/s: 8-15 deg over a minute or two) is taken for a fidget and posture goes unjudged while
+            it happens (it was 30 s: the detector lost 5-13 s per slow slouch). 5 s follows drifts up to
+            0.6 deg/s; a held excursion is not followed (it becomes the new posture after ``new_posture_s``).
         no_data_s: no sample for this long means "no data", seconds.
         max_gap_s: a pause in the samples longer than this restarts the filters (integrators, low-passes).
         accel_lowpass_s: time constant of the accelerometer low-pass the movement measure is relative to.
@@ -129,7 +160,7 @@ class ActivitySettings:
     fidget_tilt_deg: float = 3.0
     fidget_rate_dps: float = 4.0
     new_posture_s: float = 5.0
-    baseline_time_constant_s: float = 30.0
+    baseline_time_constant_s: float = 5.0
     no_data_s: float = 2.0
     max_gap_s: float = 1.0
     accel_lowpass_s: float = 0.5
@@ -236,7 +267,9 @@ class ActivityClassifier:
         self._movement = math.nan
         self._hp_ref = 0.0  # low-pass of |a| for the step high-pass
         self._step_sig = 0.0
-        self._offset = math.nan  # still-time |a|
+        self._offset = math.nan  # still-time vertical signal (|a|, or a . up)
+        self._offset_hist: deque[tuple[float, float]] = deque()  # (t, offset) over the last settle_s of stillness
+        self._oriented: bool | None = None  # the vertical signal is a projection on an independent up vector
         # zero-velocity bounded integration
         self._still = False
         self._t_still = -math.inf  # last still sample
@@ -250,7 +283,7 @@ class ActivityClassifier:
         self._burst_swing = 0.0  # largest tilt excursion since then
         self._burst_speed = 0.0  # largest vertical speed since then (forward integration)
         self._offset_before_burst = math.nan  # ... and before the burst that just ended
-        self._buffer: deque[tuple[float, float, float]] = deque()  # (t, |a|, tilt excursion)
+        self._buffer: deque[tuple[float, float, float]] = deque()  # (t, vertical signal, tilt excursion)
         # steps
         self._peak_armed = False
         self._peak_val = 0.0
@@ -283,22 +316,34 @@ class ActivityClassifier:
     ) -> ActivityFrame:
         """Process one sample (or a tick with neither accelerometer nor tilt) at sample time ``t_s``."""
         t = float(t_s)
-        transition = self._advance(t, _usable(accel_g), None if estimate is None else estimate.up_tag)
+        if estimate is None:
+            transition = self._advance(t, _usable(accel_g), None, False)
+        else:
+            transition = self._advance(t, _usable(accel_g), estimate.up_tag, estimate.source in ORIENTED_SOURCES)
         if transition is _TICK:
             return self._frame(t, None, 1.0 if self._activity is Activity.NO_DATA else 0.5)
         return self._frame(t, transition, self._confidence())
 
     def step(
-        self, t_s: float, accel_g: Sequence[float] | None = None, up_tag: Sequence[float] | None = None
+        self,
+        t_s: float,
+        accel_g: Sequence[float] | None = None,
+        up_tag: Sequence[float] | None = None,
+        oriented: bool = False,
     ) -> Activity:
         """The same update as :meth:`update`, for batch loops: takes the tilt's up vector (or ``None``) instead of
-        a :class:`TiltEstimate` and returns only the activity (no :class:`ActivityFrame` is built)."""
+        a :class:`TiltEstimate` and returns only the activity (no :class:`ActivityFrame` is built). ``oriented``:
+        the estimate's source is in :data:`ORIENTED_SOURCES`."""
         up = None if up_tag is None else (float(up_tag[0]), float(up_tag[1]), float(up_tag[2]))
-        self._advance(float(t_s), _usable(accel_g), up)
+        self._advance(float(t_s), _usable(accel_g), up, oriented and up is not None)
         return self._activity
 
     def _advance(
-        self, t: float, accel: tuple[float, float, float] | None, up: tuple[float, float, float] | None
+        self,
+        t: float,
+        accel: tuple[float, float, float] | None,
+        up: tuple[float, float, float] | None,
+        oriented: bool,
     ) -> str | None:
         """One update; returns the transition recognised (or ``_TICK`` for an update without data)."""
         st = self._settings
@@ -316,23 +361,38 @@ class ActivityClassifier:
         if up is not None:
             self._tilt_step(t, up)
         if accel is not None:
-            self._accel_step(t, accel)
+            self._accel_step(t, accel, up if oriented else None)
         return self._decide(t)
 
     # -----------------------------------------------------------------------------------------
-    def _accel_step(self, t: float, a: tuple[float, float, float]) -> None:
+    def _accel_step(self, t: float, a: tuple[float, float, float], up: tuple[float, float, float] | None) -> None:
         st = self._settings
         dt = t - self._t_accel
         mag = math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+        oriented = up is not None
+        # Vertical specific force (see "Vertical acceleration" in the module docstring).
+        vert = a[0] * up[0] + a[1] * up[1] + a[2] * up[2] if up is not None else mag
         lp = self._lp
-        if lp is None:
-            self._lp = [a[0], a[1], a[2]]
-            self._movement = 0.0
-            self._hp_ref = mag
-            self._offset = mag
-            self._t_accel = t
-            self._t_still = t
-            return
+        if lp is None or oriented != self._oriented:
+            if lp is None:
+                self._lp = [a[0], a[1], a[2]]
+                self._movement = 0.0
+                self._hp_ref = mag
+                self._t_accel = t
+                self._t_still = t
+            # A new kind of vertical signal (first sample, or the tilt source changed): start its offset here and
+            # forget the integration so far.
+            self._oriented = oriented
+            self._offset = vert
+            self._buffer.clear()
+            self._offset_hist.clear()
+            self._vel = 0.0
+            self._disp = 0.0
+            self._burst_end = math.nan
+            self._offset_before_burst = math.nan
+            self._burst_offset = math.nan
+            if lp is None:
+                return
         if not dt > 0.0:
             return
         self._t_accel = t
@@ -352,14 +412,18 @@ class ActivityClassifier:
         # Zero-velocity bounded integration of the vertical acceleration.
         exc = 0.0 if math.isnan(self._excursion) else self._excursion
         buf = self._buffer
-        buf.append((t, mag, exc))
+        buf.append((t, vert, exc))
         horizon = max(st.transition_window_s, st.confirm_window_s) + st.settle_s + 0.5
         while t - buf[0][0] > horizon:
             buf.popleft()
         was_still = self._still
         self._still = self._movement < st.still_g
         if self._still:
-            self._offset += _alpha(dt, st.offset_time_constant_s) * (mag - self._offset)
+            self._offset += _alpha(dt, st.offset_time_constant_s) * (vert - self._offset)
+            hist = self._offset_hist
+            hist.append((t, self._offset))
+            while t - hist[0][0] > st.settle_s:
+                hist.popleft()
             self._vel = 0.0
             self._disp = 0.0
             self._t_still = t
@@ -372,6 +436,12 @@ class ActivityClassifier:
                 self._burst_end = math.nan
         else:
             if was_still:
+                # The movement measure sees the onset of a movement ~0.2-0.3 s late, and the offset has followed
+                # the first of it: take the offset from settle_s earlier.
+                hist = self._offset_hist
+                if hist:
+                    self._offset = hist[0][1]
+                    hist.clear()
                 self._burst_start = self._t_still
                 self._burst_offset = self._offset
                 self._burst_start_exc = self._still_exc
@@ -380,7 +450,7 @@ class ActivityClassifier:
             self._burst_swing = max(self._burst_swing, exc)
             self._burst_end = math.nan
             if t - self._t_still <= st.transition_window_s:
-                self._vel += (mag - self._offset) * STANDARD_GRAVITY_MPS2 * dt
+                self._vel += (vert - self._offset) * STANDARD_GRAVITY_MPS2 * dt
                 self._disp += self._vel * dt
                 self._forward_check(t)
 
@@ -417,7 +487,12 @@ class ActivityClassifier:
         if prov is None and self._burst_end < self._refractory_until:
             return
         end = self._burst_end
-        window = st.confirm_window_s if prov is not None else st.transition_window_s
+        # A burst that started still within confirm_window_s is integrated whole (still to still: the two-sided
+        # check below); otherwise only its last transition_window_s (e.g. sitting down straight from walking).
+        if prov is not None or end - self._burst_start <= st.confirm_window_s:
+            window = st.confirm_window_s
+        else:
+            window = st.transition_window_s
         start = max(end - window, self._burst_start)
         rows = [r for r in self._buffer if start <= r[0] <= t]
         after = [r[1] for r in rows if r[0] >= end]
@@ -436,30 +511,37 @@ class ActivityClassifier:
             off_start = off_end
         t0 = before[0][0]
         span = max(end - t0, 1e-9)
-        # Backwards from the still end: v(end) = 0, h(end) = 0; track h(t) - h(end) along the way.
-        v = 0.0
-        h = 0.0
-        h_min = 0.0
-        h_max = 0.0
-        v_peak = 0.0
-        for k in range(len(before) - 1, 0, -1):
-            dt = before[k][0] - before[k - 1][0]
-            offset = off_start + (off_end - off_start) * (before[k][0] - t0) / span
-            a = (before[k][1] - offset) * STANDARD_GRAVITY_MPS2
-            v_prev = v - a * dt
-            h -= 0.5 * (v + v_prev) * dt
-            v = v_prev
-            v_peak = max(v_peak, abs(v))
-            h_min = min(h_min, h)
-            h_max = max(h_max, h)
-        # Height at the end relative to the lowest / highest point of the window.
-        rise = -h_min
-        fall = -h_max
+        residual = [
+            (before[k][1] - (off_start + (off_end - off_start) * (before[k][0] - t0) / span)) * STANDARD_GRAVITY_MPS2
+            for k in range(len(before))
+        ]
+        closed = covers_start and math.isfinite(self._offset_before_burst)
+        # Backwards from the still end: v(end) = 0, h(end) = 0: height at the end relative to the lowest / highest
+        # point of the window. For |a|, the always-positive l_h^2 / 2 error makes earlier points look higher, so this
+        # under-estimates a rise: a conservative check.
+        rise, fall, v_peak, _ = _integrate_back(before, residual)
+        if closed:
+            # Still at both ends: the velocity is zero at both, so the residual's time average over the burst is an
+            # error (offset drift, and the l_h^2 / 2 term of |a|): remove it (two-sided zero-velocity update) and
+            # take the net height change from still to still (a reach goes down and comes back: net ~0).
+            num = 0.0
+            for k in range(1, len(before)):
+                num += residual[k] * (before[k][0] - before[k - 1][0])
+            mean = num / span
+            _, _, v_peak, net = _integrate_back(before, [r - mean for r in residual])
+            if self._oriented:
+                rise = fall = net
+            else:
+                # |a|: both the net change and the conservative estimate must show it. After a reach the end is
+                # only as far above the lowest point as the tag dropped (0.45 m x (1 - cos 60 deg) = 0.22 m at most
+                # for a 60-deg bend, less the l_h^2 / 2 error); after a stand-up it is the whole rise.
+                rise = min(rise, net)
+                fall = max(fall, net)
         if prov is not None:
             kind, was_on_feet, _ = prov
             self._provisional = None
-            half = 0.5 * st.transition_m
-            if not covers_start or (rise >= half if kind == "rise" else fall <= -half):
+            need = st.transition_m if closed else 0.5 * st.transition_m
+            if not covers_start or (rise >= need if kind == "rise" else fall <= -need):
                 self._pending = kind
             else:  # the whole burst shows no such height change (e.g. back from a deep reach): not a transition
                 self._on_feet = was_on_feet
@@ -615,7 +697,9 @@ class ActivityClassifier:
                 self._quiet_since = t
             elif t - self._quiet_since >= st.settle_s:
                 self._fidget = False
-        if t <= self._transition_until:
+        if t <= self._transition_until or (self._provisional is not None and self._provisional[0] == "rise"):
+            # A rise seen during the movement stays "sit_to_stand" until confirmed (still end, walking, timeout):
+            # standing is claimed only once the height change is known.
             self._activity = Activity.SIT_TO_STAND
         elif self._walking:
             self._activity = Activity.WALKING
@@ -658,6 +742,40 @@ class ActivityClassifier:
             tilt_excursion_deg=self._excursion,
             transition=transition,
         )
+
+
+def _integrate_back(
+    rows: Sequence[tuple[float, float, float]], accel: Sequence[float]
+) -> tuple[float, float, float, float]:
+    """Integrate ``accel`` (m/s^2, one per row of ``(t, ...)``) backwards from the last row, where velocity and
+    height are zero. Returns (end height above the lowest point, end height minus the highest point, peak speed,
+    end height minus start height)."""
+    v = 0.0
+    h = 0.0
+    h_min = 0.0
+    h_max = 0.0
+    v_peak = 0.0
+    for k in range(len(rows) - 1, 0, -1):
+        dt = rows[k][0] - rows[k - 1][0]
+        v_prev = v - accel[k] * dt
+        h -= 0.5 * (v + v_prev) * dt
+        v = v_prev
+        v_peak = max(v_peak, abs(v))
+        h_min = min(h_min, h)
+        h_max = max(h_max, h)
+    return -h_min, -h_max, v_peak, -h
+
+
+def oriented_rows(tilt: TiltSeries) -> BoolArray:
+    """Rows of ``tilt`` that are valid and whose source is in :data:`ORIENTED_SOURCES`, shape (N,)."""
+    out = np.zeros(len(tilt), dtype=bool)
+    valid = tilt.valid
+    for rank in np.unique(tilt.source[valid]).tolist():
+        rows = valid & (tilt.source == rank)
+        est = tilt.estimate(int(np.argmax(rows)))
+        if est is not None and est.source in ORIENTED_SOURCES:
+            out |= rows
+    return out
 
 
 def _usable(v: Sequence[float] | None) -> tuple[float, float, float] | None:

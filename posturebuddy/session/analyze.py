@@ -47,7 +47,7 @@ from posturebuddy.model import (
     StreamStarted,
 )
 from posturebuddy.model.events import Event
-from posturebuddy.motion.activity import ActivityClassifier
+from posturebuddy.motion.activity import ActivityClassifier, oriented_rows
 from posturebuddy.motion.calibration import (
     CalibrationError,
     CalibrationMethod,
@@ -70,7 +70,7 @@ from posturebuddy.posture.events import (
     PromptAnswered,
     PromptRaised,
 )
-from posturebuddy.session.decoding import DecodeStats, PacketDecoder
+from posturebuddy.session.decoding import DecodeStats, PacketDecoder, SampleBatch
 from posturebuddy.session.engine import DEFAULT_FORWARD_HINT, EngineSettings, PostureEngine
 from posturebuddy.session.recording import RecordingDamageWarning, open_recording
 
@@ -352,31 +352,71 @@ class DecodedInput:
     stats: DecodeStats
 
 
+BATCH_RUN = 32768
+"""Largest run of packets decoded in one go by the vectorised path."""
+
+
 def decode_items(
     items: Iterable[RawPacket | StreamStarted],
     family: TagFamily | None = None,
     *,
     total: int | None = None,
     progress: Progress | None = None,
+    vectorised: bool = True,
 ) -> DecodedInput:
-    """Decode packets (and stream markers) with :class:`PacketDecoder` into :class:`SampleArrays`."""
+    """Decode packets (and stream markers) with :class:`PacketDecoder` into :class:`SampleArrays`.
+
+    With ``vectorised`` (default), runs of fixed-size frames of a family with a vectorised decoder (the PostureBuddy
+    Tag's motion frames) are decoded in one go (:meth:`PacketDecoder.feed_batch`); everything else, and any run it
+    declines, one packet at a time. Both give the same samples (tested)."""
     decoder = PacketDecoder(family)
+    chunks: list[SampleBatch] = []
     samples: list[Sample] = []
-    append = samples.append
+    run: list[RawPacket] = []
     feed = decoder.feed
     step = max(1, (total or 0) // 100)
+
+    def flush_samples() -> None:
+        if samples:
+            chunks.append(_batch_from_samples(samples))
+            samples.clear()
+
+    def feed_one(item: RawPacket | StreamStarted) -> None:
+        samples.extend(out for out in feed(item) if type(out) is Sample)
+
+    def flush_run() -> None:
+        if not run:
+            return
+        batch = decoder.feed_batch(run)
+        if batch is None:
+            for packet in run:
+                feed_one(packet)
+        else:
+            flush_samples()
+            chunks.append(batch)
+        run.clear()
+
+    char = decoder.batch_characteristic() if vectorised else None
     for k, item in enumerate(items):
-        for out in feed(item):
-            if type(out) is Sample:
-                append(out)
+        if char is not None and type(item) is RawPacket and item.char_uuid.lower() == char:
+            run.append(item)
+            if len(run) >= BATCH_RUN:
+                flush_run()
+        else:
+            flush_run()
+            feed_one(item)
+            if vectorised and isinstance(item, StreamStarted):
+                char = decoder.batch_characteristic()
         if progress is not None and total and k % step == 0:
             progress("decode", k / total)
+    flush_run()
+    flush_samples()
     if progress is not None:
         progress("decode", 1.0)
-    return DecodedInput(_arrays_from_samples(samples), decoder.family, decoder.stats)
+    return DecodedInput(_concat_batches(chunks), decoder.family, decoder.stats)
 
 
-def _arrays_from_samples(samples: Sequence[Sample]) -> SampleArrays:
+def _batch_from_samples(samples: Sequence[Sample]) -> SampleBatch:
     n = len(samples)
     t = np.fromiter((s.t_s for s in samples), dtype=np.float64, count=n)
 
@@ -386,12 +426,34 @@ def _arrays_from_samples(samples: Sequence[Sample]) -> SampleArrays:
         nan = (math.nan,) * width
         return np.array([nan if v is None else v for v in values], dtype=np.float64).reshape(n, width)
 
-    return SampleArrays.create(
+    return SampleBatch(
         t,
         accel_g=column([s.accel_g for s in samples], 3),
         gyro_dps=column([s.gyro_dps for s in samples], 3),
         quat_wxyz=column([s.quat_wxyz for s in samples], 4),
         gravity_g=column([s.gravity_g for s in samples], 3),
+    )
+
+
+def _concat_batches(chunks: Sequence[SampleBatch]) -> SampleArrays:
+    if not chunks:
+        return SampleArrays.create(np.zeros(0))
+    t = np.concatenate([c.t_s for c in chunks])
+
+    def column(name: str, width: int) -> FloatArray | None:
+        values = [getattr(c, name) for c in chunks]
+        if all(v is None for v in values):
+            return None
+        return np.concatenate(
+            [np.full((c.t_s.shape[0], width), np.nan) if v is None else v for c, v in zip(chunks, values, strict=True)]
+        )
+
+    return SampleArrays.create(
+        t,
+        accel_g=column("accel_g", 3),
+        gyro_dps=column("gyro_dps", 3),
+        quat_wxyz=column("quat_wxyz", 4),
+        gravity_g=column("gravity_g", 3),
     )
 
 
@@ -791,6 +853,7 @@ def _activity_codes(
         acc_list[i] = None
     for i in np.flatnonzero(~has_up).tolist():
         up_list[i] = None
+    oriented = (oriented_rows(tilt) & has_up).tolist()
     code_of = {a: i for i, a in enumerate(ACTIVITIES)}
     step = clf.step
     times = data.t_s.tolist()
@@ -799,7 +862,8 @@ def _activity_codes(
     for c0 in range(0, n, chunk):
         c1 = min(n, c0 + chunk)
         codes[c0:c1] = [
-            code_of[step(t, a, u)] for t, a, u in zip(times[c0:c1], acc_list[c0:c1], up_list[c0:c1], strict=True)
+            code_of[step(t, a, u, o)]
+            for t, a, u, o in zip(times[c0:c1], acc_list[c0:c1], up_list[c0:c1], oriented[c0:c1], strict=True)
         ]
         if progress is not None:
             progress("activity", c1 / max(n, 1))

@@ -9,9 +9,14 @@ exceptions: one bad packet never stops the stream.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from posturebuddy.devices import DecodeError, FrameDecoder, TagFamily, get_family
+import numpy as np
+import numpy.typing as npt
+
+from firmware_protocol import MOTION_CHAR_UUID, MOTION_FRAME_SIZE
+from posturebuddy.devices import DecodeError, FrameDecoder, TagFamily, get_family, pbtag
 from posturebuddy.link.sequence import ClockUnwrapper, SequenceTracker
 from posturebuddy.model import (
     BatteryLevel,
@@ -26,6 +31,25 @@ from posturebuddy.model import (
 
 DecodedItem = Sample | TagStatus | BatteryRead | PacketRejected | GapDetected | StreamStarted
 """What :meth:`PacketDecoder.feed` yields."""
+
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBatch:
+    """Samples decoded in one go (:meth:`PacketDecoder.feed_batch`): host times and the fields the family sends,
+    shape (N,) / (N, k); ``None`` for a field the family's frame does not carry."""
+
+    t_s: FloatArray
+    accel_g: FloatArray | None = None
+    gyro_dps: FloatArray | None = None
+    quat_wxyz: FloatArray | None = None
+    gravity_g: FloatArray | None = None
+
+
+BATCH_CHARACTERISTICS: dict[str, str] = {pbtag.FAMILY_ID: MOTION_CHAR_UUID.lower()}
+"""Families with a vectorised decoder, and the characteristic it decodes (fixed-size frames)."""
 
 
 @dataclass(slots=True)
@@ -89,6 +113,49 @@ class PacketDecoder:
             else:
                 out.append(value)
         return out
+
+    def batch_characteristic(self) -> str | None:
+        """The characteristic :meth:`feed_batch` can decode for the current family (lower case), or ``None``."""
+        return BATCH_CHARACTERISTICS.get(self.family.family_id) if self.family is not None else None
+
+    def feed_batch(self, packets: Sequence[RawPacket]) -> SampleBatch | None:
+        """Decode a run of packets of :meth:`batch_characteristic` (no stream markers among them) in one go.
+
+        Gives the samples :meth:`feed` would give, in order, with the same counters, sequence tracking and clock
+        unwrapping, or ``None`` (nothing consumed) when the run has a packet that :meth:`feed` would treat
+        differently (wrong size, rejected, a sequence anomaly): feed those one by one. Status changes
+        (:class:`TagStatus`) and gap events are not produced: this path is for batch analysis, which keeps only
+        samples. The per-packet path stays the reference; ``tests/session/test_decoding.py`` proves they agree.
+        """
+        char = self.batch_characteristic()
+        n = len(packets)
+        if char is None or n == 0 or self._decoder is None:
+            return None
+        if any(p.char_uuid.lower() != char or len(p.data) != MOTION_FRAME_SIZE for p in packets):
+            return None
+        decoded = pbtag.decode_motion_batch(b"".join(p.data for p in packets), n)
+        if decoded is None:
+            return None
+        seq, device_time_s, quat, accel = decoded
+        tracker = self._sequence
+        modulus = tracker.modulus
+        steps = np.diff(seq if tracker.last is None else np.concatenate(([tracker.last], seq))) % modulus
+        if np.any((steps == 0) | (steps > modulus // 2) | (steps > modulus - tracker.reorder_window)):
+            return None  # duplicates, reordering or restarts: the tracker's own rules, one by one
+        lost = int(np.sum(steps - 1))
+        tracker.last = int(seq[-1])
+        tracker.lost_total += lost
+        self.stats.lost_by_sequence += lost
+        if self._clock is not None:
+            clock = self._clock
+            prev = np.concatenate(([clock.last_raw if clock.last_raw is not None else device_time_s[0]], device_time_s))
+            clock.offset_s += clock.period_s * int(np.count_nonzero(prev[1:] < prev[:-1] - clock.period_s / 2))
+            clock.last_raw = float(device_time_s[-1])
+        self.stats.packets += n
+        self.stats.samples += n
+        t = np.fromiter((p.t_host_s for p in packets), dtype=np.float64, count=n)
+        self._last_sample_t = float(t[-1])
+        return SampleBatch(t, accel_g=accel, quat_wxyz=quat)
 
     def _sample(self, sample: Sample) -> list[DecodedItem]:
         out: list[DecodedItem] = []

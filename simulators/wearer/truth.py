@@ -25,6 +25,7 @@ Activity labels (:class:`posturebuddy.model.Activity` values): ``still`` (seated
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -162,6 +163,12 @@ class GroundTruth:
     ) -> list[Episode]:
         """Should-alert episodes for another dwell time or bridging rule (see module docstring)."""
         return _alert_episodes(self.t_s, self.posture_code, min_duration_s, bridge_s)
+
+    def product_episodes(self, thresholds: ProductThresholds | None = None) -> list[ProductEpisode]:
+        """Should-alert episodes by the product's own definition (default: the product's default settings), from
+        the true tag tilt: see :func:`product_alert_episodes`. Grey ones are flagged."""
+        th = thresholds if thresholds is not None else ProductThresholds.from_detector()
+        return product_alert_episodes(self.t_s, self.tag_flexion_deg, self.posture_code, th)
 
     def bad_posture_runs(self, bridge_s: float = DEFAULT_BRIDGE_S) -> list[Episode]:
         """All slouch / forward-head runs, however short (bridged as for the episodes)."""
@@ -342,3 +349,187 @@ def build_truth(
         segments=segs,
         motions=motions,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Product-definition alert episodes
+
+
+@dataclass(frozen=True, slots=True)
+class ProductThresholds:
+    """The product's posture rule, in the units of :class:`posturebuddy.posture.settings.DetectorSettings` (tilt of
+    the tag vs its upright calibration, degrees; seconds). Build it from the product's own settings with
+    :meth:`from_detector` so that truth and product share one definition.
+
+    Attributes:
+        forward_head_deg: forward flexion at the tag where forward head begins.
+        slouch_deg: forward flexion at the tag where slouching begins.
+        hysteresis_deg: a level is left only this far back past its threshold (at most half the threshold).
+        dwell_s: time at or beyond the threshold before a posture is an episode.
+        exit_s: an episode ends once its level has been left for this long (shorter dips are bridged).
+        grace_s: unjudged time (moving, away) up to this long freezes the levels; longer ends them.
+        margin_s: runs whose dwell clock ends within this of ``dwell_s`` (either side) are a grey zone: an engine
+            with realistic tilt errors may or may not report them, and is scored neither way.
+    """
+
+    forward_head_deg: float
+    slouch_deg: float
+    hysteresis_deg: float
+    dwell_s: float
+    exit_s: float
+    grace_s: float
+    margin_s: float = 5.0
+
+    @classmethod
+    def from_detector(cls, settings: object | None = None, margin_s: float = 5.0) -> ProductThresholds:
+        """From a :class:`posturebuddy.posture.settings.DetectorSettings` (default: the product defaults)."""
+        from posturebuddy.posture.settings import DetectorSettings
+
+        s = settings if isinstance(settings, DetectorSettings) else DetectorSettings()
+        return cls(s.forward_head_deg, s.slouch_deg, s.hysteresis_deg, s.dwell_s, s.exit_s, s.grace_s, margin_s)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductEpisode:
+    """A should-alert episode by the product's definition, from the true tag tilt.
+
+    Attributes:
+        posture: ``slouch`` or ``forward_head``.
+        start_s: where the posture began (t_s clock), as the product's detector dates it.
+        confirmed_s: when a perfect engine confirms it (start + dwell for a posture held beyond its threshold).
+        end_s: where it ended.
+        grey: the run's dwell clock ended within ``margin_s`` of the dwell (see :class:`ProductThresholds`).
+    """
+
+    posture: str
+    start_s: float
+    confirmed_s: float
+    end_s: float
+    grey: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.end_s - self.start_s
+
+
+def _ffill_events(events: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+    """Forward-fill: -1 keeps the previous value (0 before any event)."""
+    idx = np.where(events >= 0, np.arange(events.shape[0]), -1)
+    last = np.maximum.accumulate(idx) if idx.size else idx
+    out = np.where(last >= 0, events[np.maximum(last, 0)], 0)
+    return out.astype(np.int8)
+
+
+def _level_runs(
+    t: FloatArray,
+    dt: FloatArray,
+    f: FloatArray,
+    judged: npt.NDArray[np.bool_],
+    reset: npt.NDArray[np.bool_],
+    enter: float,
+    leave: float,
+    dwell_s: float,
+    exit_s: float,
+) -> list[tuple[float, float, float, float]]:
+    """Runs of "at or beyond ``enter``" with hysteresis (left below ``leave``): (start, confirmed or nan, end, clock)
+    where clock is the largest dwell clock of the run; runs whose episode would continue over an off-gap shorter
+    than ``exit_s`` are merged (after confirmation)."""
+    ev = np.full(f.shape, -1, dtype=np.int8)
+    ev[judged & (f < leave)] = 0
+    ev[judged & (f >= enter)] = 1
+    ev[reset] = 0
+    on = _ffill_events(ev) == 1
+    ab = np.full(f.shape, -1, dtype=np.int8)
+    ab[judged] = (f[judged] >= enter).astype(np.int8)
+    above = (_ffill_events(ab) == 1) & on
+    n = f.shape[0]
+    edges = np.flatnonzero(np.diff(on.astype(np.int8))) + 1
+    starts = np.concatenate(([0], edges))
+    ends = np.concatenate((edges, [n]))
+    raw: list[tuple[float, float, float, float]] = []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if not on[s]:
+            continue
+        clock = np.cumsum(np.where(above[s:e], dt[s:e], 0.0))
+        k = int(np.searchsorted(clock, dwell_s - 1e-6))
+        confirmed = float(t[s + k]) if k < clock.shape[0] else math.nan
+        last_judged = np.flatnonzero(judged[s:e])
+        end = float(t[s + int(last_judged[-1])] + dt[s + int(last_judged[-1])]) if last_judged.size else float(t[s])
+        raw.append((float(t[s]), confirmed, end, float(clock[-1]) if clock.size else 0.0))
+    merged: list[tuple[float, float, float, float]] = []
+    for run in raw:
+        if merged:
+            p = merged[-1]
+            if not math.isnan(p[1]) and run[0] - p[2] < exit_s:
+                merged[-1] = (p[0], p[1], run[2], max(p[3], run[3]))
+                continue
+        merged.append(run)
+    return merged
+
+
+def product_alert_episodes(
+    t_s: FloatArray, tag_flexion_deg: FloatArray, posture_code: npt.NDArray[np.int8], th: ProductThresholds
+) -> list[ProductEpisode]:
+    """Slouch / forward-head episodes as the product defines them (:class:`ProductThresholds`), from the true tag
+    flexion. A perfect engine with an ideal calibration reports exactly these (grey ones may go either way).
+
+    Semantics (as ``posturebuddy.posture.detector`` documents them): levels with hysteresis; forward head counts
+    while the flexion is at the forward-head level *or worse*; the dwell clock counts time at or beyond the
+    threshold; unjudged samples (truth ``moving`` / ``away``) freeze the levels for up to ``grace_s``; an episode
+    ends once its level has been left for ``exit_s``. Slouch is more severe: its episode takes over an open
+    forward-head episode when the slouch run has lasted its own dwell, starting at ``max(slouch start,
+    forward-head confirmation)``; a forward-head level left over after a slouch episode continues as a
+    forward-head episode at once (if it lasts ``exit_s``). So a slowly deepening slouch is a forward-head episode
+    first, then a slouch.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    n = t.shape[0]
+    if n < 2:
+        return []
+    dt = np.empty(n)
+    dt[:-1] = np.diff(t)
+    dt[-1] = dt[-2]
+    f = np.asarray(tag_flexion_deg, dtype=np.float64)
+    judged = (posture_code != P_MOVING) & (posture_code != P_AWAY) & np.isfinite(f)
+    # Unjudged stretches longer than grace_s reset the levels (from the sample where grace runs out).
+    reset = np.zeros(n, dtype=bool)
+    unj_edges = np.flatnonzero(np.diff(judged.astype(np.int8))) + 1
+    u_starts = np.concatenate(([0], unj_edges))
+    u_ends = np.concatenate((unj_edges, [n]))
+    for s, e in zip(u_starts.tolist(), u_ends.tolist(), strict=True):
+        if not judged[s]:
+            late = np.flatnonzero(t[s:e] - t[s] >= th.grace_s)
+            if late.size:
+                reset[s + int(late[0]) : e] = True
+    h_fh = min(th.hysteresis_deg, 0.5 * th.forward_head_deg)
+    h_sl = min(th.hysteresis_deg, 0.5 * th.slouch_deg)
+    fh_enter = th.forward_head_deg
+    fh_runs = _level_runs(t, dt, f, judged, reset, fh_enter, fh_enter - h_fh, th.dwell_s, th.exit_s)
+    sl_runs = _level_runs(t, dt, f, judged, reset, th.slouch_deg, th.slouch_deg - h_sl, th.dwell_s, th.exit_s)
+    lo, hi = th.dwell_s - th.margin_s, th.dwell_s + th.margin_s
+    out: list[ProductEpisode] = []
+    slouches = [r for r in sl_runs if r[3] >= lo]
+    for s, c, e, clock in fh_runs:
+        if clock < lo:
+            continue
+        inside = [r for r in slouches if s <= r[0] < e]
+        c_fh = c if not math.isnan(c) else e
+        cursor, cursor_confirm, first = s, c_fh, True
+        for ss, cs, se, sclock in inside:
+            start = max(ss, c_fh)
+            if math.isnan(cs) or start >= se:  # grey slouch that never took over
+                if sclock >= lo:
+                    out.append(ProductEpisode("slouch", start, start, se, grey=True))
+                continue
+            piece_end = start
+            if piece_end - cursor > (0.0 if first else th.exit_s):
+                grey = first and (clock < hi or ss - s < hi)
+                out.append(ProductEpisode("forward_head", cursor, cursor_confirm, piece_end, grey=grey))
+            out.append(ProductEpisode("slouch", start, max(cs, c_fh), se, grey=sclock < hi))
+            cursor, cursor_confirm, first = se, se, False
+        if e - cursor > (0.0 if first else th.exit_s):
+            grey = first and clock < hi
+            out.append(ProductEpisode("forward_head", cursor, cursor_confirm if first else cursor, e, grey=grey))
+    out.sort(key=lambda ep: ep.start_s)
+    return out

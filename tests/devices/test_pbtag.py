@@ -332,3 +332,35 @@ def test_fuzz_decoder_raises_only_decode_error(data: bytes, uuid: str) -> None:
 @pytest.fixture(autouse=True)
 def _report_seed() -> None:
     print(f"PB_FUZZ_SEED={FUZZ_SEED}")
+
+
+def test_vectorised_motion_decoder_agrees_with_the_per_frame_one() -> None:
+    import numpy as np
+
+    from firmware_protocol import MotionFrame, StatusFlags, encode_motion
+    from posturebuddy.devices.pbtag import decode_motion_batch, decode_sample
+
+    rng = random.Random(11)
+    frames = []
+    for k in range(500):
+        q = None if k % 50 == 0 else tuple(rng.uniform(-1, 1) for _ in range(4))
+        if q is not None:
+            n = math.sqrt(sum(c * c for c in q))
+            q = tuple(c / n for c in q)
+        accel = tuple(rng.uniform(-15.9, 15.9) for _ in range(3))
+        frames.append(encode_motion(MotionFrame(k, 60 * k % 65536, q, accel, StatusFlags(0))))  # type: ignore[arg-type]
+    out = decode_motion_batch(b"".join(frames), len(frames))
+    assert out is not None
+    seq, time_s, quat, accel_g = out
+    for i, data in enumerate(frames):
+        sample, _ = decode_sample(data, t_s=0.0)
+        assert seq[i] == sample.seq
+        assert time_s[i] == sample.device_time_s
+        assert tuple(accel_g[i]) == sample.accel_g
+        if sample.quat_wxyz is None:
+            assert np.all(np.isnan(quat[i]))
+        else:
+            assert tuple(quat[i]) == sample.quat_wxyz  # bit for bit
+    bad = bytearray(frames[1])
+    bad[4:6] = (30000).to_bytes(2, "little", signed=True)  # norm far from 1: the per-frame decoder rejects it
+    assert decode_motion_batch(b"".join([frames[0], bytes(bad)]), 2) is None

@@ -204,3 +204,90 @@ def test_confidence_and_quantities_are_finite_where_known() -> None:
     assert np.all(np.isfinite(out.step_cadence_hz[walking]))
     assert 1.6 <= float(np.median(out.step_cadence_hz[walking])) <= 2.0  # the scenario walks at 1.7-1.9 Hz
     assert math.isfinite(float(out.movement_g[-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reaches vs stand-ups (the vertical acceleration), synthetic rigid-trunk kinematics
+
+
+def _smooth(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * x * (x * (6.0 * x - 15.0) + 10.0)
+
+
+def trunk_motion(
+    kind: str, rate_hz: float = 50.0, depth_deg: float = 55.0, move_s: float = 1.2
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """A tag on the upper back, 0.45 m above the hips, the trunk pivoting about the hips (sagittal plane).
+
+    ``reach``: the trunk bends ``depth_deg`` forward in ``move_s``, holds 1 s, comes back; the hips stay put.
+    ``stand``: the hips rise 0.42 m (and move 0.12 m forward) over 1.5 s while the trunk swings 32 deg forward and
+    back over 2.5 s. Still for 5 s before and after. Returns t, the specific force in the tag frame (g) and the true
+    up vector in the tag frame (tag y along the spine, z out of the back)."""
+    n = int(15.0 * rate_hz)
+    t = np.arange(n) / rate_hz
+    hip_x = np.zeros(n)
+    hip_z = np.zeros(n)
+    if kind == "reach":
+        theta = np.radians(depth_deg) * (_smooth((t - 5.0) / move_s) - _smooth((t - 6.0 - move_s) / move_s))
+    else:
+        theta = np.radians(32.0) * np.sin(np.pi * np.clip((t - 5.0) / 2.5, 0.0, 1.0)) ** 2
+        hip_z = 0.42 * _smooth((t - 5.8) / 1.5)
+        hip_x = 0.12 * _smooth((t - 5.6) / 1.5)
+    px = hip_x + 0.45 * np.sin(theta)
+    pz = hip_z + 0.45 * np.cos(theta)
+    ax = np.gradient(np.gradient(px, t), t) / 9.80665
+    az = np.gradient(np.gradient(pz, t), t) / 9.80665 + 1.0
+    spine = np.stack((np.sin(theta), np.cos(theta)))
+    normal = np.stack((-np.cos(theta), np.sin(theta)))
+    accel = np.stack((np.zeros(n), ax * spine[0] + az * spine[1], ax * normal[0] + az * normal[1]), axis=1)
+    up = np.stack((np.zeros(n), np.cos(theta), np.sin(theta)), axis=1)
+    return t, accel, up
+
+
+def run_motion(kind: str, source: str, **kw: float) -> list[tuple[Activity, str | None]]:
+    t, accel, up = trunk_motion(kind, **kw)
+    rng = np.random.default_rng(5)
+    accel = accel + rng.normal(0.0, 0.002, accel.shape)  # a quiet accelerometer
+    if source == "accel":
+        arr = SampleArrays.create(t, accel_g=accel)
+    else:  # the tag's own quaternion: a rotation about the tag's x axis whose up (third row of R) is ``up``
+        half = 0.5 * np.arctan2(up[:, 1], up[:, 2])
+        quat = np.stack((np.cos(half), np.sin(half), np.zeros_like(half), np.zeros_like(half)), axis=1)
+        arr = SampleArrays.create(t, accel_g=accel, quat_wxyz=quat)
+    tilt = estimate_tilt_batch(arr)
+    clf = ActivityClassifier()
+    out = []
+    for i in range(t.size):
+        fr = clf.update(float(t[i]), tuple(accel[i]), tilt.estimate(i))
+        out.append((fr.activity, fr.transition))
+    return out
+
+
+@pytest.mark.parametrize("source", ["quaternion", "accel"])
+@pytest.mark.parametrize("depth", [45.0, 60.0])
+@pytest.mark.parametrize("move_s", [0.8, 1.5])
+def test_a_deep_reach_is_not_a_rise(source: str, depth: float, move_s: float) -> None:
+    """Regression: |a| - offset integrated the l_h^2 / 2 term of a fast reach into a false rise (the wearer was then
+    "on feet" for the rest of the session). Neither a rise nor standing may come out of a reach."""
+    frames = run_motion("reach", source, depth_deg=depth, move_s=move_s)
+    assert not any(tr is not None for _, tr in frames)
+    assert not any(act in (Activity.STANDING, Activity.WALKING) for act, _ in frames)
+    assert frames[-1][0] is Activity.STILL
+
+
+@pytest.mark.parametrize("source", ["quaternion", "accel"])
+def test_a_stand_up_is_still_a_rise(source: str) -> None:
+    frames = run_motion("stand", source)
+    assert [tr for _, tr in frames if tr is not None] == ["rise"]
+    assert frames[-1][0] is Activity.STANDING
+
+
+def test_quaternion_tags_project_on_up() -> None:
+    """The vertical speed of a reach, projected on the quaternion's up vector, stays small (|a| would rise)."""
+    t, accel, up = trunk_motion("reach", depth_deg=60.0, move_s=0.8)
+    vertical = np.einsum("ij,ij->i", accel, up) - 1.0
+    magnitude = np.linalg.norm(accel, axis=1) - 1.0
+    dt = float(t[1] - t[0])
+    assert abs(float(np.sum(vertical)) * dt * 9.80665) < 0.05  # the hips never moved: no net vertical speed
+    assert float(np.sum(magnitude)) * dt * 9.80665 > 0.3  # |a| - 1 accumulates l_h^2 / 2 (the old bug)

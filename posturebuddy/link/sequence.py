@@ -7,7 +7,11 @@ and a monotonic device time, without any I/O.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(slots=True)
@@ -80,3 +84,108 @@ class ClockUnwrapper:
         """Forget the history (after a reconnect the tag's clock may have restarted)."""
         self.last_raw = None
         self.offset_s = 0.0
+
+
+@dataclass(slots=True)
+class DeviceTimeAligner:
+    """Sample times from the tag's own (unwrapped) clock, placed on the host's timeline.
+
+    Notifications reach the host in bunches (several per connection event, more when the host is busy), so
+    arrival times jitter by tens of milliseconds while the tag's clock ticks evenly. The sample time is
+    ``device_s + offset``; ``offset`` is the smallest ``host - device`` seen so far (the least-delayed packet),
+    and is re-anchored when a packet arrives more than ``max_error_s`` later than that predicts (the tag's
+    clock runs slow, or it jumped). Sample times therefore keep the tag's even spacing and stay within
+    ``max_error_s`` of the host clock. They never go backwards (a lower offset found later is applied from the
+    point where it no longer reorders samples).
+    """
+
+    max_error_s: float = 0.5
+    offset_s: float | None = None
+    last_t_s: float = -math.inf
+
+    def align(self, host_s: float, device_s: float) -> float:
+        """Sample time for a packet that arrived at ``host_s`` stamped ``device_s`` (both seconds)."""
+        delay = host_s - device_s
+        offset = self.offset_s
+        if offset is None or delay < offset or delay - offset > self.max_error_s:
+            offset = delay
+            self.offset_s = offset
+        t = max(device_s + offset, self.last_t_s)
+        self.last_t_s = t
+        return t
+
+    def align_batch(
+        self, host_s: npt.NDArray[np.float64], device_s: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """:meth:`align` over arrays (shape (N,)), with exactly the same result, vectorised."""
+        n = host_s.shape[0]
+        out = np.empty(n, dtype=np.float64)
+        delay = host_s - device_s
+        i = 0
+        while i < n:
+            offset = delay[i] if self.offset_s is None else self.offset_s
+            running = np.minimum.accumulate(np.concatenate(([offset], delay[i:])))[1:]
+            late = np.flatnonzero(delay[i:] - running > self.max_error_s)
+            j = n if late.size == 0 else i + int(late[0])
+            out[i:j] = device_s[i:j] + running[: j - i]
+            if j > i:
+                self.offset_s = float(running[j - i - 1])
+            if j < n:
+                self.offset_s = float(delay[j])
+                out[j] = host_s[j]
+                i = j + 1
+            else:
+                i = n
+        out = np.maximum.accumulate(np.concatenate(([self.last_t_s], out)))[1:]
+        if n:
+            self.last_t_s = float(out[-1])
+        return out
+
+
+@dataclass(slots=True)
+class ArrivalSmoother:
+    """Evenly spaced sample times from bunched arrival times, for tags that send no clock of their own.
+
+    It learns the sample period from the first ``warmup`` arrivals, then predicts each sample one period after
+    the last and corrects the prediction by ``gain`` of the arrival error (the period by ``period_gain``), like a
+    phase-locked loop. An error beyond ``max_error_s`` (a gap, a rate change) snaps to the arrival time and
+    learns the period again. Times never go backwards.
+    """
+
+    max_error_s: float = 0.5
+    gain: float = 0.05
+    period_gain: float = 0.002
+    warmup: int = 8
+    t_s: float | None = None
+    period_s: float | None = None
+    _first_host_s: float = 0.0
+    _seen: int = 0
+
+    def time(self, host_s: float) -> float:
+        """Sample time for a sample that arrived at ``host_s``."""
+        previous = self.t_s
+        if previous is None or self.period_s is None:
+            self._learn(host_s)
+            t = host_s if previous is None else max(host_s, previous + 1e-6)
+        else:
+            predicted = previous + self.period_s
+            error = host_s - predicted
+            if abs(error) > self.max_error_s:
+                self.period_s = None
+                self._seen = 0
+                self._learn(host_s)
+                t = max(host_s, previous + 1e-6)
+            else:
+                t = max(predicted + self.gain * error, previous + 1e-6)
+                self.period_s = max(1e-4, self.period_s + self.period_gain * error)
+        self.t_s = t
+        return t
+
+    def _learn(self, host_s: float) -> None:
+        if self._seen == 0:
+            self._first_host_s = host_s
+        self._seen += 1
+        if self._seen >= self.warmup:
+            span = host_s - self._first_host_s
+            if span > 0:
+                self.period_s = span / (self._seen - 1)

@@ -85,6 +85,11 @@ ACTIVITY_CODES: tuple[Activity, ...] = tuple(Activity)
 """Activities in code order (the index is the code used by :class:`ActivitySeries`)."""
 
 
+AFTER_GAP_MOVEMENT_G = 0.15
+"""Movement assumed when data resumes after a gap, g: about four times ``still_g``, so stillness is only
+declared after the smoothed movement has really settled (about 0.4 s of true stillness)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ActivitySettings:
     """Settings of the activity classifier (defaults from physiology; see ``docs/engine.md``).
@@ -309,6 +314,7 @@ class ActivityClassifier:
         self._pending: str | None = None
         self._provisional: tuple[str, bool, float] | None = None  # (kind, on_feet before, time)
         self._refractory_until = -math.inf
+        self._after_gap = False
 
     # -----------------------------------------------------------------------------------------
     def update(
@@ -355,6 +361,13 @@ class ActivityClassifier:
             return _TICK
         if t - self._t_data > st.max_gap_s:
             self._restart_filters()
+            if math.isfinite(self._t_data):
+                # Data resumes after a gap (link loss, a busy host): the wearer may be mid-movement, so nothing
+                # here is known to be still. Do not take the first samples as the still reference (their
+                # movement starts high and must settle), and recognise no transition until a whole confirmation
+                # window of data has been seen: a burst cut by a gap cannot be integrated.
+                self._after_gap = True
+                self._refractory_until = t + st.confirm_window_s
         if t > self._t_data:
             self._t_data = t
         self._pending = None
@@ -376,7 +389,8 @@ class ActivityClassifier:
         if lp is None or oriented != self._oriented:
             if lp is None:
                 self._lp = [a[0], a[1], a[2]]
-                self._movement = 0.0
+                self._movement = AFTER_GAP_MOVEMENT_G if self._after_gap else 0.0
+                self._after_gap = False
                 self._hp_ref = mag
                 self._t_accel = t
                 self._t_still = t

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from firmware_protocol import MOTION_CHAR_UUID, MOTION_FRAME_SIZE
 from posturebuddy.devices import DecodeError, FrameDecoder, TagFamily, get_family, pbtag
-from posturebuddy.link.sequence import ClockUnwrapper, SequenceTracker
+from posturebuddy.link.sequence import ArrivalSmoother, ClockUnwrapper, DeviceTimeAligner, SequenceTracker
 from posturebuddy.model import (
     BatteryLevel,
     BatteryRead,
@@ -73,6 +73,8 @@ class PacketDecoder:
         self._sequence = SequenceTracker(modulus=family.seq_modulus) if family else SequenceTracker()
         self._clock = self._new_clock(family)
         self._last_sample_t: float | None = None
+        self._aligners: dict[str, DeviceTimeAligner] = {}
+        self._smoothers: dict[str, ArrivalSmoother] = {}
 
     @staticmethod
     def _new_clock(family: TagFamily | None) -> ClockUnwrapper | None:
@@ -88,6 +90,8 @@ class PacketDecoder:
         self._decoder = family.make_decoder()
         self._sequence = SequenceTracker(modulus=family.seq_modulus)
         self._clock = self._new_clock(family)
+        self._aligners.clear()
+        self._smoothers.clear()
         self.stats.connections += 1
 
     def feed(self, item: RawPacket | StreamStarted) -> list[DecodedItem]:
@@ -107,7 +111,7 @@ class PacketDecoder:
         out: list[DecodedItem] = []
         for value in decoded:
             if isinstance(value, Sample):
-                out.extend(self._sample(value))
+                out.extend(self._sample(value, item.char_uuid))
             elif isinstance(value, BatteryLevel):
                 out.append(BatteryRead(value.t_s, level=value))
             else:
@@ -146,38 +150,65 @@ class PacketDecoder:
         tracker.last = int(seq[-1])
         tracker.lost_total += lost
         self.stats.lost_by_sequence += lost
-        if self._clock is not None:
-            clock = self._clock
-            prev = np.concatenate(([clock.last_raw if clock.last_raw is not None else device_time_s[0]], device_time_s))
-            clock.offset_s += clock.period_s * int(np.count_nonzero(prev[1:] < prev[:-1] - clock.period_s / 2))
-            clock.last_raw = float(device_time_s[-1])
+        clock = self._clock
+        if clock is None:
+            return None  # no device clock to align on: the per-packet path smooths arrival times
+        prev = np.concatenate(([clock.last_raw if clock.last_raw is not None else device_time_s[0]], device_time_s))
+        wraps = np.cumsum(prev[1:] < prev[:-1] - clock.period_s / 2)
+        unwrapped = device_time_s + clock.offset_s + clock.period_s * wraps
+        clock.offset_s += clock.period_s * int(wraps[-1])
+        clock.last_raw = float(device_time_s[-1])
         self.stats.packets += n
         self.stats.samples += n
-        t = np.fromiter((p.t_host_s for p in packets), dtype=np.float64, count=n)
+        host = np.fromiter((p.t_host_s for p in packets), dtype=np.float64, count=n)
+        aligner = self._aligners.get(char)
+        if aligner is None:
+            aligner = self._aligners[char] = DeviceTimeAligner()
+        t = aligner.align_batch(host, unwrapped)
         self._last_sample_t = float(t[-1])
         return SampleBatch(t, accel_g=accel, quat_wxyz=quat)
 
-    def _sample(self, sample: Sample) -> list[DecodedItem]:
+    def _sample_time(self, sample: Sample, char_uuid: str, device_s: float | None) -> float:
+        """Even sample times: the tag's clock where it sends one, else smoothed arrival times (per characteristic).
+
+        Arrival times come in bunches (several notifications per connection event, more on a busy host); the
+        engine integrates over time steps, so bunched steps would read as motion. See
+        :class:`~posturebuddy.link.sequence.DeviceTimeAligner` and :class:`~posturebuddy.link.sequence.ArrivalSmoother`.
+        """
+        if device_s is not None:
+            aligner = self._aligners.get(char_uuid)
+            if aligner is None:
+                aligner = self._aligners[char_uuid] = DeviceTimeAligner()
+            return aligner.align(sample.t_s, device_s)
+        smoother = self._smoothers.get(char_uuid)
+        if smoother is None:
+            smoother = self._smoothers[char_uuid] = ArrivalSmoother()
+        return smoother.time(sample.t_s)
+
+    def _sample(self, sample: Sample, char_uuid: str) -> list[DecodedItem]:
         out: list[DecodedItem] = []
+        device_s = sample.device_time_s
+        if device_s is not None and self._clock is not None:
+            device_s = self._clock.unwrap(device_s)
+        t_s = self._sample_time(sample, char_uuid.lower(), device_s)
         if sample.seq is not None:
             lost = self._sequence.update(sample.seq)
             if lost:
                 self.stats.lost_by_sequence += lost
-                start = self._last_sample_t if self._last_sample_t is not None else sample.t_s
-                out.append(GapDetected(sample.t_s, start_s=start, lost_packets=lost, reason="sequence gap"))
-        if sample.device_time_s is not None and self._clock is not None:
-            # Built field by field: dataclasses.replace costs about 5 us here, a third of the whole stage.
-            sample = Sample(
-                sample.t_s,
-                sample.accel_g,
-                sample.gyro_dps,
-                sample.mag_ut,
-                sample.quat_wxyz,
-                sample.gravity_g,
-                sample.seq,
-                self._clock.unwrap(sample.device_time_s),
-            )
+                start = self._last_sample_t if self._last_sample_t is not None else t_s
+                out.append(GapDetected(t_s, start_s=start, lost_packets=lost, reason="sequence gap"))
+        # Built field by field: dataclasses.replace costs about 5 us here, a third of the whole stage.
+        sample = Sample(
+            t_s,
+            sample.accel_g,
+            sample.gyro_dps,
+            sample.mag_ut,
+            sample.quat_wxyz,
+            sample.gravity_g,
+            sample.seq,
+            device_s,
+        )
         self.stats.samples += 1
-        self._last_sample_t = sample.t_s
+        self._last_sample_t = t_s
         out.append(sample)
         return out

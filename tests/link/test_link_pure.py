@@ -6,11 +6,12 @@ import asyncio
 import itertools
 import random
 
+import numpy as np
 import pytest
 
 from posturebuddy.link.backoff import Backoff
 from posturebuddy.link.queue import DropOldestQueue
-from posturebuddy.link.sequence import ClockUnwrapper, SequenceTracker
+from posturebuddy.link.sequence import ArrivalSmoother, ClockUnwrapper, DeviceTimeAligner, SequenceTracker
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -80,3 +81,45 @@ async def test_queue_get_waits_for_an_item() -> None:
     loop.call_soon(queue.put_nowait, "a")
     assert await asyncio.wait_for(queue.get(), 1.0) == "a"
     assert len(queue) == 0
+
+
+def test_device_clock_alignment_keeps_the_tags_even_spacing_despite_bunched_arrivals() -> None:
+    aligner = DeviceTimeAligner()
+    device = [i * 0.02 for i in range(200)]
+    # arrivals in bunches of 4 every 80 ms, 30-60 ms late
+    host = [1000.0 + (i // 4) * 0.08 + 0.03 + 0.03 * ((i * 7) % 5) / 4 for i in range(200)]
+    times = [aligner.align(h, d) for h, d in zip(host, device, strict=True)]
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(times[20:])}
+    assert steps <= {0.02}  # once the least-delayed packet set the offset, spacing is the tag's own
+    assert all(abs(h - t) < 0.1 for h, t in zip(host, times, strict=True))
+
+
+def test_device_clock_alignment_re_anchors_when_the_tag_clock_runs_slow_and_batch_agrees() -> None:
+    rng = random.Random(3)
+    device = [i * 0.02 for i in range(3000)]
+    host = [500.0 + d * 1.001 + rng.uniform(0.0, 0.05) for d in device]  # tag clock 0.1 % slow: 60 ms/min
+    stream = DeviceTimeAligner(max_error_s=0.05)
+    times = [stream.align(h, d) for h, d in zip(host, device, strict=True)]
+    assert all(-0.06 < h - t < 0.11 for h, t in zip(host, times, strict=True))
+    batch = DeviceTimeAligner(max_error_s=0.05).align_batch(np.array(host), np.array(device))
+    assert np.array_equal(batch, np.array(times))
+    assert all(b >= a for a, b in itertools.pairwise(times))
+
+
+def test_arrival_smoother_spreads_bunched_samples_evenly() -> None:
+    smoother = ArrivalSmoother()
+    host = [2000.0 + (i // 5) * 0.1 for i in range(500)]  # 50 Hz delivered as bunches of 5 every 100 ms
+    times = [smoother.time(h) for h in host]
+    steps = np.diff(np.array(times[50:]))
+    assert np.all(steps > 0)
+    assert steps.std() < 0.004  # close to an even 20 ms (bunches alone: 0 or 100 ms)
+    assert abs(steps.mean() - 0.02) < 0.001
+    assert max(abs(h - t) for h, t in zip(host[50:], times[50:], strict=True)) < 0.15
+
+
+def test_arrival_smoother_snaps_after_a_gap() -> None:
+    smoother = ArrivalSmoother()
+    for i in range(100):
+        smoother.time(10.0 + i * 0.02)
+    assert smoother.time(30.0) == 30.0  # 18 s of silence: take the arrival time, learn the period again
+    assert smoother.time(30.02) > 30.0

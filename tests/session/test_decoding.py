@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from firmware_protocol import MOTION_CHAR_UUID, MotionFrame, StatusFlags, encode_battery, encode_motion
 from posturebuddy.devices import get_family
 from posturebuddy.model import (
@@ -47,8 +49,8 @@ def test_sequence_gap_across_wrap_is_reported_with_its_span() -> None:
     gaps = [i for i in out if isinstance(i, GapDetected)]
     assert len(gaps) == 1
     assert gaps[0].lost_packets == 3
-    assert gaps[0].start_s == 1.02
-    assert gaps[0].t_s == 1.10
+    assert gaps[0].start_s == pytest.approx(1.02)
+    assert gaps[0].t_s == pytest.approx(1.10)
     assert decoder.stats.lost_by_sequence == 3
     assert len(samples_of(out)) == 3
 

@@ -74,6 +74,8 @@ _RATE_WINDOW = 32
 """Number of sample periods whose median re-estimates the AHRS sample rate."""
 _RATE_TOLERANCE = 0.1
 """Relative change of the estimated rate that makes the AHRS settings be re-applied."""
+_ACQ_MAX_TILT_DEG = 2.0
+"""Gyro-offset acquisition: the accelerometer direction may move this much over the steady window, degrees."""
 _CHUNK_TIME_CONSTANTS = 300.0
 """Span of one vectorised low-pass chunk in time constants (keeps ``exp`` far from overflow)."""
 
@@ -405,10 +407,85 @@ class _AhrsOut:
     restarted: bool
 
 
+class _BiasAcquirer:
+    """Coarse gyroscope-offset acquisition for offsets that ``imufusion.Bias`` cannot see.
+
+    Fusion's offset tracker only learns while the *corrected* rate is below ``bias_threshold_dps`` on every
+    axis, so a raw offset beyond it (uncalibrated tags: the MPU-9250 in the SensorTag has a +-5 dps zero-rate
+    tolerance) is never learnt, the AHRS tilts by ~offset / gain and ``rotation_dps`` never drops. This watches
+    the corrected rate: when it has been steady (every axis within ``bias_threshold_dps`` of where it started)
+    for ``bias_period_s`` while the accelerometer's direction stayed put (within ``_ACQ_MAX_TILT_DEG``: the
+    tag did not tilt, so a steady rate that large is offset, not turning), yet its mean is beyond the
+    threshold, the mean is the missing offset: it is handed to ``Bias`` (which then refines it as usual).
+    """
+
+    __slots__ = ("_a0", "_count", "_g0", "_settings", "_sum", "_t0")
+
+    def __init__(self, settings: AhrsSettings) -> None:
+        self._settings = settings
+        self._t0 = math.nan
+        self._a0: Vec3 = (0.0, 0.0, 0.0)
+        self._g0: Vec3 = (0.0, 0.0, 0.0)
+        self._sum = [0.0, 0.0, 0.0]
+        self._count = 0
+
+    def reset(self) -> None:
+        self._t0 = math.nan
+        self._count = 0
+
+    def _start(self, t: float, g: Vec3, a: Vec3) -> None:
+        self._t0 = t
+        self._g0 = g
+        self._a0 = a
+        self._sum = [g[0], g[1], g[2]]
+        self._count = 1
+
+    def update(self, t: float, gyro: FloatArray, accel: FloatArray, offset: Vec3) -> Vec3 | None:
+        """One sample (raw gyro in dps, accel in g); returns a new offset to apply, or ``None``."""
+        s = self._settings
+        g = (float(gyro[0]) - offset[0], float(gyro[1]) - offset[1], float(gyro[2]) - offset[2])
+        a = (float(accel[0]), float(accel[1]), float(accel[2]))
+        if self._count == 0:
+            self._start(t, g, a)
+            return None
+        g0 = self._g0
+        steady = max(abs(g[0] - g0[0]), abs(g[1] - g0[1]), abs(g[2] - g0[2])) <= s.bias_threshold_dps
+        a0 = self._a0
+        cross = (a0[1] * a[2] - a0[2] * a[1], a0[2] * a[0] - a0[0] * a[2], a0[0] * a[1] - a0[1] * a[0])
+        dot = a0[0] * a[0] + a0[1] * a[1] + a0[2] * a[2]
+        tilt = math.degrees(math.atan2(math.sqrt(cross[0] ** 2 + cross[1] ** 2 + cross[2] ** 2), dot))
+        if not steady or tilt > _ACQ_MAX_TILT_DEG:
+            self._start(t, g, a)
+            return None
+        self._sum[0] += g[0]
+        self._sum[1] += g[1]
+        self._sum[2] += g[2]
+        self._count += 1
+        if t - self._t0 < s.bias_period_s:
+            return None
+        n = self._count
+        mean = (self._sum[0] / n, self._sum[1] / n, self._sum[2] / n)
+        self.reset()
+        if max(abs(mean[0]), abs(mean[1]), abs(mean[2])) <= s.bias_threshold_dps:
+            return None  # within Fusion's own reach
+        return (offset[0] + mean[0], offset[1] + mean[1], offset[2] + mean[2])
+
+
 class _AhrsCore:
     """imufusion Ahrs + Bias with timestamp-driven sample periods, gap restarts and rate estimation."""
 
-    __slots__ = ("_ahrs", "_bias", "_dts", "_max_gap_s", "_rate_hz", "_settings", "_started", "_t_max", "offset")
+    __slots__ = (
+        "_acq",
+        "_ahrs",
+        "_bias",
+        "_dts",
+        "_max_gap_s",
+        "_rate_hz",
+        "_settings",
+        "_started",
+        "_t_max",
+        "offset",
+    )
 
     def __init__(self, settings: AhrsSettings, max_gap_s: float) -> None:
         self._settings = settings
@@ -421,6 +498,7 @@ class _AhrsCore:
         self._started = False
         self.offset: Vec3 = (0.0, 0.0, 0.0)
         """Current gyroscope offset (bias) estimate, degrees per second."""
+        self._acq = _BiasAcquirer(settings)
         self._configure(self._rate_hz)
 
     def _configure(self, rate_hz: float) -> None:
@@ -471,10 +549,14 @@ class _AhrsCore:
             ahrs.restart()
             ahrs.set_quaternion(up_to_quat(accel))
             self._started = True
+            self._acq.reset()
         elif dt > 0.0:
             self._track_rate(dt)
             ahrs.set_sample_period(dt)
             if self._bias is not None:
+                shift = self._acq.update(t, gyro, accel, self.offset)
+                if shift is not None:
+                    self._bias.set_offset(np.array(shift))
                 corrected = self._bias.update(gyro)
                 offset = self._bias.get_offset()
                 self.offset = (float(offset[0]), float(offset[1]), float(offset[2]))
@@ -525,6 +607,8 @@ class TiltEstimator:
         self._q_last: tuple[float, float, float, float] | None = None
         self._q_t_max = -math.inf
         self._motion = _Smoother(st.motion_time_constant_s, st.max_gap_s)
+        self._accel_lp: Vec3 = (0.0, 0.0, 0.0)
+        self._accel_lp_t_max = -math.inf
         self._rotation = _Smoother(st.motion_time_constant_s, st.max_gap_s)
         self._up: Vec3 | None = None
         self._source = _NO_SOURCE
@@ -619,7 +703,21 @@ class TiltEstimator:
         if up is None:
             return None
         if accel is not None:
-            self._motion.update(t, _dist3(accel, up))
+            # High-pass: deviation of accel from its own low-pass, so a constant bias or scale error cancels.
+            dt = t - self._accel_lp_t_max
+            if dt > st.max_gap_s:
+                self._accel_lp = accel
+            elif dt > 0.0:
+                alpha = -math.expm1(-dt / st.accel_time_constant_s)
+                lp = self._accel_lp
+                self._accel_lp = (
+                    lp[0] + alpha * (accel[0] - lp[0]),
+                    lp[1] + alpha * (accel[1] - lp[1]),
+                    lp[2] + alpha * (accel[2] - lp[2]),
+                )
+            if t > self._accel_lp_t_max:
+                self._accel_lp_t_max = t
+            self._motion.update(t, _dist3(accel, self._accel_lp))
         motion_g = self._motion.value
         rotation_dps = self._rotation.value
         energy = max(
@@ -960,7 +1058,15 @@ def estimate_tilt_batch(data: SampleArrays, settings: OrientationSettings | None
     rotation = _smooth_rows(t, rot_rows, rotation_in[rot_rows], st.motion_time_constant_s, st.max_gap_s, n)
 
     motion_rows = np.flatnonzero(has_a & held)
-    motion_in = np.linalg.norm(accel[motion_rows] - up[motion_rows], axis=1)
+    t_motion = t[motion_rows]
+    prev_motion = _previous_max(t_motion)
+    accel_lp = _lowpass(
+        np.maximum(prev_motion, t_motion),
+        accel[motion_rows],
+        (t_motion - prev_motion) > st.max_gap_s,
+        st.accel_time_constant_s,
+    )
+    motion_in = np.linalg.norm(accel[motion_rows] - accel_lp, axis=1)
     motion = _smooth_rows(t, motion_rows, motion_in, st.motion_time_constant_s, st.max_gap_s, n)
     motion = np.where(held, motion, np.nan)
     rotation_out = np.where(held, rotation, np.nan)

@@ -399,3 +399,39 @@ def test_ahrs_at_25_hz_with_estimated_rate() -> None:
     assert out[-1] is not None
     assert float(tilt_angle_deg(out[-1].up_tag, up)) < 0.5
     assert not out[-1].initialising  # startup ramp measured in seconds, not in 100 Hz samples
+
+
+def test_still_motion_floor_is_bias_free() -> None:
+    """A biased, scaled accelerometer at rest scores near 0, not ``|bias| / motion_ref_g`` (issue: micro:bit)."""
+    rng = np.random.default_rng(5)
+    up = np.array([0.3, -0.2, 0.93]) / np.linalg.norm([0.3, -0.2, 0.93])
+    bias = np.array([0.03, -0.04, 0.05])
+    samples = [Sample(t_s=i / 50.0, accel_g=tuple(1.02 * up + bias + rng.normal(0.0, 0.003, 3))) for i in range(1000)]
+    est = TiltEstimator()
+    out = [est.update(s) for s in samples]
+    energy = [e.motion_energy for e in out[100:] if e is not None]
+    assert max(energy) < 0.3
+    series = estimate_tilt_batch(SampleArrays.from_samples(samples))
+    np.testing.assert_allclose(series.motion_energy[100:], energy, rtol=1e-9, atol=1e-12)
+
+
+def test_large_gyro_offset_is_acquired() -> None:
+    """A 5 dps raw gyro offset (beyond Fusion's 3 dps stationary threshold) is learnt while the tag is still."""
+    rng = np.random.default_rng(6)
+    offset = np.array([4.5, -5.0, 2.0])
+    samples = [
+        Sample(
+            t_s=i / 10.0,
+            accel_g=tuple(np.array([0.0, 0.0, 1.0]) + rng.normal(0.0, 0.002, 3)),
+            gyro_dps=tuple(offset + rng.normal(0.0, 0.1, 3)),
+        )
+        for i in range(300)
+    ]
+    est = TiltEstimator()
+    out = [est.update(s) for s in samples]
+    last = out[-1]
+    assert last is not None
+    assert last.rotation_dps < 1.0
+    assert float(tilt_angle_deg(last.up_tag, (0.0, 0.0, 1.0))) < 1.0
+    series = estimate_tilt_batch(SampleArrays.from_samples(samples))
+    np.testing.assert_allclose(series.rotation_dps[-1], last.rotation_dps, rtol=1e-9)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import resource
 import time
 from pathlib import Path
@@ -48,7 +49,10 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(minutes: float, speed: float, scenario: str, rate_hz: float) -> None:
+async def run(minutes: float, speed: float, scenario: str, rate_hz: float, verbose: bool = True) -> dict[str, float]:
+    """Figures under ``dashboard.``: ``wall_s``, ``simulated_s``, ``cpu_share`` and ``redraw_cpu_share`` (of one
+    core), ``ms_per_redraw``, ``redraws_per_s``, ``items_per_s``, ``dropped``, ``rss_start_mb``, ``rss_end_mb``,
+    ``rss_max_mb`` (while measured) and ``peak_rss_mb`` (``ru_maxrss``, the whole process lifetime)."""
     settings = Settings()
     engine = engine_settings(settings)
 
@@ -81,6 +85,23 @@ async def run(minutes: float, speed: float, scenario: str, rate_hz: float) -> No
         await pilot.press("q")
         await pilot.pause(1.0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss_end = samples[-1] if samples else rss_mb()
+    figures = {
+        "dashboard.wall_s": wall,
+        "dashboard.simulated_s": sim_s,
+        "dashboard.cpu_share": cpu / wall,
+        "dashboard.redraw_cpu_share": ui / wall,
+        "dashboard.ms_per_redraw": ui / max(redraws, 1) * 1e3,
+        "dashboard.redraws_per_s": redraws / wall,
+        "dashboard.items_per_s": items / wall,
+        "dashboard.dropped": float(dropped),
+        "dashboard.rss_start_mb": rss_start,
+        "dashboard.rss_end_mb": rss_end,
+        "dashboard.rss_max_mb": max(samples, default=0),
+        "dashboard.peak_rss_mb": peak_mb,
+    }
+    if not verbose:
+        return figures
     print(f"demo dashboard: {scenario} at {rate_hz:g} Hz, speed {speed:g}, {wall / 60:.1f} min measured")
     print(f"  simulated time played      {sim_s / 60:8.1f} min")
     print(f"  CPU share, whole process   {cpu / wall:8.1%} of one core")
@@ -88,9 +109,10 @@ async def run(minutes: float, speed: float, scenario: str, rate_hz: float) -> No
     print(f"  redraws per second         {redraws / wall:8.1f}")
     print(f"  stream items per second    {items / wall:8,.0f}  (dropped for the UI: {dropped:,})")
     print(f"  RSS after warm-up          {rss_start:8.1f} MB")
-    print(f"  RSS at the end             {samples[-1] if samples else rss_mb():8.1f} MB")
+    print(f"  RSS at the end             {rss_end:8.1f} MB")
     print(f"  RSS min/max while measured {min(samples, default=0):8.1f} / {max(samples, default=0):.1f} MB")
     print(f"  peak RSS (ru_maxrss)       {peak_mb:8.1f} MB")
+    return figures
 
 
 def main() -> None:
@@ -99,8 +121,11 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=30.0, help="simulation speed (default: %(default)s)")
     parser.add_argument("--scenario", default="workday_8h", help="scenario (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=50.0, help="tag sample rate, Hz (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object instead")
     args = parser.parse_args()
-    asyncio.run(run(args.minutes, args.speed, args.scenario, args.rate))
+    figures = asyncio.run(run(args.minutes, args.speed, args.scenario, args.rate, verbose=not args.json))
+    if args.json:
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -54,11 +54,13 @@ def best_rate(fn: Callable[[], int], repeats: int = 3) -> float:
     return best
 
 
-def bench_decoders() -> None:
-    print("decode throughput (packets/s; higher is better)")
-    print(f"  {'family':<13} {'FrameDecoder':>14} {'decoding stage':>15}  per packet")
-    for family_id in ("posturebuddy", "thingy52", "witmotion", "sensortag", "microbit"):
-        family = get_family(family_id)
+FAMILIES = ("posturebuddy", "thingy52", "witmotion", "sensortag", "microbit")
+
+
+def decode_rates() -> dict[str, tuple[float, float]]:
+    """Per family: packets/s through its ``FrameDecoder`` alone and through the whole decoding stage."""
+    rates: dict[str, tuple[float, float]] = {}
+    for family_id in FAMILIES:
         packets = packets_for(family_id)
 
         def frame_decoder(packets: list[RawPacket] = packets, family_id: str = family_id) -> int:
@@ -75,12 +77,19 @@ def bench_decoders() -> None:
                 decoder.feed(packet)
             return len(packets)
 
-        raw = best_rate(frame_decoder)
-        full = best_rate(stage)
-        print(f"  {family.family_id:<13} {raw:>14,.0f} {full:>15,.0f}  {1e6 / full:5.1f} us")
+        rates[get_family(family_id).family_id] = (best_rate(frame_decoder), best_rate(stage))
+    return rates
 
 
-def bench_link_overhead() -> None:
+def bench_decoders() -> None:
+    print("decode throughput (packets/s; higher is better)")
+    print(f"  {'family':<13} {'FrameDecoder':>14} {'decoding stage':>15}  per packet")
+    for family_id, (raw, full) in decode_rates().items():
+        print(f"  {family_id:<13} {raw:>14,.0f} {full:>15,.0f}  {1e6 / full:5.1f} us")
+
+
+def link_overhead_us() -> float:
+    """Microseconds per notification of what ``TagLink`` does in bleak's callback, plus taking it off the queue."""
     queue: DropOldestQueue[RawPacket] = DropOldestQueue(4096)
     payload = bytearray(20)
     uuid = "f1790002-e26d-4d35-bbd1-7e1762f003b2"
@@ -92,8 +101,11 @@ def bench_link_overhead() -> None:
             queue.get_nowait()
         return N
 
-    rate = best_rate(handler_and_take)
-    print(f"link overhead per notification (callback + queue): {1e6 / rate:.2f} us")
+    return 1e6 / best_rate(handler_and_take)
+
+
+def bench_link_overhead() -> None:
+    print(f"link overhead per notification (callback + queue): {link_overhead_us():.2f} us")
 
 
 async def _end_to_end(seconds: float) -> tuple[int, float, float]:
@@ -125,18 +137,43 @@ async def _end_to_end(seconds: float) -> tuple[int, float, float]:
     return received, cpu, wall
 
 
+def end_to_end(seconds: float = 5.0) -> tuple[float, float]:
+    """Over the simulator's BLE stack: (notifications per second, CPU microseconds per notification)."""
+    received, cpu, wall = asyncio.run(_end_to_end(seconds))
+    return received / wall, 1e6 * cpu / max(received, 1)
+
+
+def measure(end_to_end_s: float = 5.0) -> dict[str, float]:
+    """All the figures: ``decode.<family>.frame`` / ``.stage`` (packets/s), ``link.us_per_notification``,
+    ``end_to_end.notifications_per_s`` and ``end_to_end.cpu_us_per_notification``."""
+    quiet_logging()
+    figures: dict[str, float] = {}
+    for family_id, (raw, full) in decode_rates().items():
+        figures[f"decode.{family_id}.frame"] = raw
+        figures[f"decode.{family_id}.stage"] = full
+    figures["link.us_per_notification"] = link_overhead_us()
+    rate, cpu_us = end_to_end(end_to_end_s)
+    figures["end_to_end.notifications_per_s"] = rate
+    figures["end_to_end.cpu_us_per_notification"] = cpu_us
+    return figures
+
+
+def quiet_logging() -> None:
+    np.seterr(all="ignore")
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("bumble").setLevel(logging.ERROR)  # normal teardown races (research notes, pitfall 3)
+
+
 def bench_end_to_end() -> None:
-    received, cpu, wall = asyncio.run(_end_to_end(5.0))
+    rate, cpu_us = end_to_end(5.0)
     print(
-        f"end to end over the simulator (bumble + bleak + link, one process): {received / wall:,.0f} notifications/s,"
-        f" {1e6 * cpu / max(received, 1):.0f} us CPU per notification (both BLE stacks included)"
+        f"end to end over the simulator (bumble + bleak + link, one process): {rate:,.0f} notifications/s,"
+        f" {cpu_us:.0f} us CPU per notification (both BLE stacks included)"
     )
 
 
 def main() -> None:
-    np.seterr(all="ignore")
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("bumble").setLevel(logging.ERROR)  # normal teardown races (research notes, pitfall 3)
+    quiet_logging()
     bench_decoders()
     bench_link_overhead()
     bench_end_to_end()

@@ -14,8 +14,6 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import numpy as np
-
 from posturebuddy.devices import get_family
 from posturebuddy.model import RawPacket, Sample
 from posturebuddy.motion.orientation import SampleArrays
@@ -66,8 +64,18 @@ def kinds(duration_s: float) -> dict[str, tuple[str, Callable[[], list[object]]]
     }
 
 
-def streaming(duration_s: float) -> None:
-    print(f"streaming engine, slouchy_afternoon, {duration_s:.0f} s at 50 Hz (decoded items in memory)")
+KIND_KEYS = {
+    "quaternion (posturebuddy)": "quaternion",
+    "raw IMU, AHRS (witmotion accel+gyro)": "raw_imu",
+    "accel only (microbit)": "accel",
+}
+
+
+def measure_streaming(duration_s: float, verbose: bool = False) -> dict[str, float]:
+    """``stream.<kind>.judge_<period>`` -> microseconds per sample through the streaming engine."""
+    figures: dict[str, float] = {}
+    if verbose:
+        print(f"streaming engine, slouchy_afternoon, {duration_s:.0f} s at 50 Hz (decoded items in memory)")
     for label, (family, make) in kinds(duration_s).items():
         items = make()
         n = sum(1 for i in items if isinstance(i, Sample))
@@ -76,14 +84,27 @@ def streaming(duration_s: float) -> None:
             t0 = time.perf_counter()
             stream_events(items, engine)
             us = (time.perf_counter() - t0) / n * 1e6
-            print(f"  {label:<38} judge_period {period:>4} s: {us:6.1f} us/sample")
+            figures[f"stream.{KIND_KEYS[label]}.judge_{period:g}"] = us
+            if verbose:
+                print(f"  {label:<38} judge_period {period:>4} s: {us:6.1f} us/sample")
+    return figures
 
 
-def day() -> None:
-    print("analyze, workday_8h at 50 Hz")
+def streaming(duration_s: float) -> None:
+    measure_streaming(duration_s, verbose=True)
+
+
+def measure_day(duration_s: float | None = None, verbose: bool = False) -> dict[str, float]:
+    """Batch ``analyze`` of ``workday_8h`` (cut to ``duration_s`` if given) at 50 Hz. Keys under ``day.quaternion``
+    (from packets: ``packets``, ``decode_s``, ``analysis_s``) and ``day.raw_imu`` (from arrays), both with
+    ``real_s``, ``samples``, ``total_s``, ``x_real_time`` and ``us_per_sample``."""
+    figures: dict[str, float] = {}
+    if verbose:
+        hours = "8-hour" if duration_s is None else f"{duration_s / 3600:g} h of the"
+        print(f"analyze, {hours} workday_8h at 50 Hz")
     settings = EngineSettings()
     for label, device in (("quaternion tag (posturebuddy), from packets", "posturebuddy"),):
-        rec = simulate_for("workday_8h", device)
+        rec = simulate_for("workday_8h", device, duration_s=duration_s)
         pk = packets(rec, device)
         real = float(rec.t_s[-1] - rec.t_s[0])
         t0 = time.perf_counter()
@@ -92,26 +113,53 @@ def day() -> None:
         result = analyze_samples(decoded.arrays, family=get_family(device), settings=settings, capture_only=True)
         t2 = time.perf_counter()
         total = t2 - t0
-        print(
-            f"  {label}: {len(pk):,} packets; decode {t1 - t0:.1f} s, analysis {t2 - t1:.1f} s "
-            f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_s.items())}); total {total:.1f} s = "
-            f"{real / total:,.0f}x real time, {total / result.samples * 1e6:.1f} us/sample"
+        figures.update(
+            {
+                "day.quaternion.real_s": real,
+                "day.quaternion.packets": float(len(pk)),
+                "day.quaternion.samples": float(result.samples),
+                "day.quaternion.decode_s": t1 - t0,
+                "day.quaternion.analysis_s": t2 - t1,
+                "day.quaternion.total_s": total,
+                "day.quaternion.x_real_time": real / total,
+                "day.quaternion.us_per_sample": total / result.samples * 1e6,
+            }
         )
+        if verbose:
+            print(
+                f"  {label}: {len(pk):,} packets; decode {t1 - t0:.1f} s, analysis {t2 - t1:.1f} s "
+                f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_s.items())}); total {total:.1f} s = "
+                f"{real / total:,.0f}x real time, {total / result.samples * 1e6:.1f} us/sample"
+            )
         del pk, decoded
-    rec = simulate_for("workday_8h", "witmotion")
+    rec = simulate_for("workday_8h", "witmotion", duration_s=duration_s)
     keep = rec.present
     arrays = SampleArrays.create(rec.t_s[keep], accel_g=rec.accel_g[keep], gyro_dps=rec.gyro_dps[keep])
     real = float(rec.t_s[-1] - rec.t_s[0])
     t0 = time.perf_counter()
     result = analyze_samples(arrays, family=get_family("witmotion"), settings=settings, capture_only=True)
     total = time.perf_counter() - t0
-    print(
-        f"  raw IMU tag (witmotion accel+gyro, AHRS), from arrays: {result.samples:,} samples; "
-        f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_s.items())}); total {total:.1f} s = "
-        f"{real / total:,.0f}x real time, {total / result.samples * 1e6:.1f} us/sample"
+    figures.update(
+        {
+            "day.raw_imu.real_s": real,
+            "day.raw_imu.samples": float(result.samples),
+            "day.raw_imu.total_s": total,
+            "day.raw_imu.x_real_time": real / total,
+            "day.raw_imu.us_per_sample": total / result.samples * 1e6,
+        }
     )
+    if verbose:
+        print(
+            f"  raw IMU tag (witmotion accel+gyro, AHRS), from arrays: {result.samples:,} samples; "
+            f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_s.items())}); total {total:.1f} s = "
+            f"{real / total:,.0f}x real time, {total / result.samples * 1e6:.1f} us/sample"
+        )
     del arrays
-    _ = np
+    return figures
+
+
+def day() -> None:
+    measure_day(verbose=True)
 
 
 def main() -> None:

@@ -83,18 +83,57 @@ def accuracy() -> None:
                 print(f"  {gain:<5}{rejection:<6}{timeout:<6}" + "".join(f"{r:8.2f}" for r in rmses))
 
 
-def madgwick(trial: BroadTrial) -> None:
+MADGWICK_BETAS = (0.033, 0.12)
+
+
+def ahrs_installed() -> bool:
+    """Whether the optional ``ahrs`` package (not a project dependency) can be imported."""
     try:
-        from ahrs.filters import Madgwick  # type: ignore[import-untyped, unused-ignore]  # optional
+        from ahrs.filters import Madgwick  # type: ignore[import-untyped, unused-ignore]  # noqa: F401
     except ImportError:
-        print("  ahrs package not installed: no Madgwick comparison")
-        return
+        return False
+    return True
+
+
+def madgwick_scores(trial: BroadTrial) -> dict[float, TrialScore]:
+    """The ``ahrs`` package's Madgwick on a BROAD trial, per gain (beta); empty if ``ahrs`` is not installed."""
+    if not ahrs_installed():
+        return {}
+    from ahrs.filters import Madgwick  # type: ignore[import-untyped, unused-ignore]  # optional
+
     rate = 1.0 / float(np.median(np.diff(trial.t_s)))
-    for beta in (0.033, 0.12):
+    scores: dict[float, TrialScore] = {}
+    for beta in MADGWICK_BETAS:
         q = Madgwick(
             gyr=np.radians(trial.gyro_dps), acc=trial.accel_g * STANDARD_GRAVITY_MPS2, frequency=rate, gain=beta
         ).Q
-        print(f"  ahrs Madgwick beta={beta:<6}  {fmt(score_up(quat_to_up(q), trial))}")
+        scores[beta] = score_up(quat_to_up(q), trial)
+    return scores
+
+
+def madgwick(trial: BroadTrial) -> None:
+    scores = madgwick_scores(trial)
+    if not scores:
+        print("  ahrs package not installed: no Madgwick comparison")
+    for beta, score in scores.items():
+        print(f"  ahrs Madgwick beta={beta:<6}  {fmt(score)}")
+
+
+def measure_accuracy() -> dict[str, float]:
+    """BROAD inclination RMSE (degrees) per available trial: ``accuracy.<trial>.ours`` (defaults),
+    ``.published_madgwick`` / ``.published_mahony`` and, with ``ahrs`` installed, ``.ahrs_madgwick_<beta>``."""
+    figures: dict[str, float] = {}
+    for name, file in BROAD_TRIAL_FILES.items():
+        if not (BROAD_DIR / file).exists():
+            continue
+        trial = load_broad_trial(BROAD_DIR / file, name)
+        published = PUBLISHED_INCLINATION_RMSE_DEG[name]
+        figures[f"accuracy.{name}.ours"] = evaluate_trial(trial, OrientationSettings())[0].inclination_rmse_deg
+        figures[f"accuracy.{name}.published_madgwick"] = float(published["madgwick"])
+        figures[f"accuracy.{name}.published_mahony"] = float(published["mahony"])
+        for beta, score in madgwick_scores(trial).items():
+            figures[f"accuracy.{name}.ahrs_madgwick_{beta:g}"] = score.inclination_rmse_deg
+    return figures
 
 
 def best_of(repeats: int, func: Callable[[], object]) -> float:
@@ -118,7 +157,10 @@ def load() -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     return t, accel, rng.normal(0, 5, (n, 3)), "synthetic"
 
 
-def main() -> None:
+def measure_timing(verbose: bool = False) -> dict[str, float]:
+    """Microseconds per sample of the orientation stage: ``timing.<path>.stream`` / ``.batch`` for the paths
+    ``quaternion``, ``ahrs`` and ``accel``; ``timing.samples``; ``timing.broad`` (1 on BROAD trial 16, 0 on
+    synthetic data); with ``ahrs`` installed, ``timing.ahrs_package_madgwick.batch``."""
     t, accel, gyro, label = load()
     n = t.shape[0]
     up = accel / np.linalg.norm(accel, axis=1, keepdims=True)
@@ -133,9 +175,10 @@ def main() -> None:
         "ahrs": [Sample(t_s=float(t[i]), accel_g=tuple(accel[i]), gyro_dps=tuple(gyro[i])) for i in range(n)],
         "accel": [Sample(t_s=float(t[i]), accel_g=tuple(accel[i])) for i in range(n)],
     }
-    print(f"orientation stage, {label}: {n} samples; microseconds per sample (best of 3)")
-    print(f"{'path':<12}{'streaming':>12}{'batch':>12}{'stream/batch':>14}")
-    ahrs_stream = 0.0
+    figures: dict[str, float] = {"timing.samples": float(n), "timing.broad": float(label != "synthetic")}
+    if verbose:
+        print(f"orientation stage, {label}: {n} samples; microseconds per sample (best of 3)")
+        print(f"{'path':<12}{'streaming':>12}{'batch':>12}{'stream/batch':>14}")
     for path, data in inputs.items():
 
         def stream(path: str = path) -> None:
@@ -148,27 +191,35 @@ def main() -> None:
 
         us_stream = best_of(3, stream) / n * 1e6
         us_batch = best_of(3, batch) / n * 1e6
-        if path == "ahrs":
-            ahrs_stream = us_stream
-            ahrs_batch = us_batch
-        print(f"{path:<12}{us_stream:>12.2f}{us_batch:>12.2f}{us_stream / us_batch:>14.1f}")
+        figures[f"timing.{path}.stream"] = us_stream
+        figures[f"timing.{path}.batch"] = us_batch
+        if verbose:
+            print(f"{path:<12}{us_stream:>12.2f}{us_batch:>12.2f}{us_stream / us_batch:>14.1f}")
 
-    try:
-        from ahrs.filters import Madgwick  # type: ignore[import-untyped, unused-ignore]  # optional
-    except ImportError:
-        print("ahrs package not installed: no Madgwick comparison")
-        return
+    if not ahrs_installed():
+        if verbose:
+            print("ahrs package not installed: no Madgwick comparison")
+        return figures
+    from ahrs.filters import Madgwick  # type: ignore[import-untyped, unused-ignore]  # optional
+
     period = float(np.median(np.diff(t)))
 
     def madgwick() -> None:
         Madgwick(gyr=np.radians(gyro), acc=accel * STANDARD_GRAVITY_MPS2, frequency=1.0 / period, gain=0.12)
 
     us_madgwick = best_of(3, madgwick) / n * 1e6
-    print(
-        f"ahrs.filters.Madgwick (batch, pure numpy): {us_madgwick:.2f} us/sample; "
-        f"ratio to our AHRS batch {us_madgwick / ahrs_batch:.1f}x, "
-        f"to our AHRS streaming {us_madgwick / ahrs_stream:.1f}x"
-    )
+    figures["timing.ahrs_package_madgwick.batch"] = us_madgwick
+    if verbose:
+        print(
+            f"ahrs.filters.Madgwick (batch, pure numpy): {us_madgwick:.2f} us/sample; "
+            f"ratio to our AHRS batch {us_madgwick / figures['timing.ahrs.batch']:.1f}x, "
+            f"to our AHRS streaming {us_madgwick / figures['timing.ahrs.stream']:.1f}x"
+        )
+    return figures
+
+
+def main() -> None:
+    measure_timing(verbose=True)
 
 
 if __name__ == "__main__":

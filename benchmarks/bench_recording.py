@@ -96,37 +96,49 @@ def bench_hot_path(path: Path, packets: list[RawPacket]) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hours", type=float, default=1.0, help="recorded hours to simulate (default 1)")
-    parser.add_argument("--rate-hz", type=float, default=50.0, help="packets per second (default 50)")
-    parser.add_argument("--payload-bytes", type=int, default=20, help="payload size in bytes (default 20)")
-    args = parser.parse_args()
-
-    count = int(args.hours * 3600 * args.rate_hz)
-    packets = make_packets(count, args.rate_hz, args.payload_bytes)
-    print(f"{count} packets = {args.hours:g} h at {args.rate_hz:g} Hz, {args.payload_bytes}-byte payloads")
+def measure(
+    hours: float = 1.0, rate_hz: float = 50.0, payload_bytes: int = 20, verbose: bool = False
+) -> dict[str, float]:
+    """Recorder figures: ``live_us_per_packet`` (amortised, flushes included), ``flush_median_ms``,
+    ``flush_worst_ms``, ``append_packet_us``, ``bulk_us_per_packet``, ``bytes_per_hour``, ``bytes_per_packet``,
+    ``read_packets_per_s``, ``read_records_per_s``, ``seek_ms`` (all under ``recording.``)."""
+    count = int(hours * 3600 * rate_hz)
+    packets = make_packets(count, rate_hz, payload_bytes)
+    f: dict[str, float] = {"recording.packets": float(count)}
+    if verbose:
+        print(f"{count} packets = {hours:g} h at {rate_hz:g} Hz, {payload_bytes}-byte payloads")
 
     with tempfile.TemporaryDirectory() as directory:
         base = Path(directory)
 
         live_path = base / "live.pbrec"
-        live_s, flushes = bench_live(live_path, packets, args.rate_hz)
+        live_s, flushes = bench_live(live_path, packets, rate_hz)
         size = live_path.stat().st_size
-        print(f"append, live (1 flush/s):  {live_s / count * 1e6:6.2f} us/packet amortised, incl. flushes")
-        print(
-            f"flush of {args.rate_hz:g} packets:      median {statistics.median(flushes) * 1e3:.3f} ms, "
-            f"worst {max(flushes) * 1e3:.3f} ms ({len(flushes)} flushes)"
-        )
+        f["recording.live_us_per_packet"] = live_s / count * 1e6
+        f["recording.flush_median_ms"] = statistics.median(flushes) * 1e3
+        f["recording.flush_worst_ms"] = max(flushes) * 1e3
+        if verbose:
+            print(f"append, live (1 flush/s):  {live_s / count * 1e6:6.2f} us/packet amortised, incl. flushes")
+            print(
+                f"flush of {rate_hz:g} packets:      median {statistics.median(flushes) * 1e3:.3f} ms, "
+                f"worst {max(flushes) * 1e3:.3f} ms ({len(flushes)} flushes)"
+            )
         hot_s = bench_hot_path(base / "hot.pbrec", packets)
-        print(f"append_packet alone:       {hot_s / count * 1e6:6.2f} us/packet (the notification path)")
+        f["recording.append_packet_us"] = hot_s / count * 1e6
+        if verbose:
+            print(f"append_packet alone:       {hot_s / count * 1e6:6.2f} us/packet (the notification path)")
         bulk_s = bench_bulk(base / "bulk.pbrec", packets)
-        print(f"append, bulk (simulator):  {bulk_s / count * 1e6:6.2f} us/packet")
-        per_hour = size / args.hours
-        print(
-            f"file size:                 {size / 1e6:.2f} MB = {per_hour / 1e6:.2f} MB per recorded hour "
-            f"({size / count:.1f} bytes/packet), {per_hour * 8 / 1e6:.0f} MB per 8-hour day"
-        )
+        f["recording.bulk_us_per_packet"] = bulk_s / count * 1e6
+        if verbose:
+            print(f"append, bulk (simulator):  {bulk_s / count * 1e6:6.2f} us/packet")
+        per_hour = size / hours
+        f["recording.bytes_per_hour"] = per_hour
+        f["recording.bytes_per_packet"] = size / count
+        if verbose:
+            print(
+                f"file size:                 {size / 1e6:.2f} MB = {per_hour / 1e6:.2f} MB per recorded hour "
+                f"({size / count:.1f} bytes/packet), {per_hour * 8 / 1e6:.0f} MB per 8-hour day"
+            )
 
         with open_recording(live_path) as reader:
             start = time.perf_counter()
@@ -136,13 +148,27 @@ def main() -> None:
             m = sum(1 for _ in reader.iter_packet_records())
             records_s = time.perf_counter() - start
             start = time.perf_counter()
-            first = next(reader.iter_packets(start_s=T0_S + args.hours * 1800))
+            first = next(reader.iter_packets(start_s=T0_S + hours * 1800))
             seek_s = time.perf_counter() - start
         assert n == m == count
-        assert first.t_host_s >= T0_S + args.hours * 1800
-        print(f"replay read (iter_packets): {n / read_s / 1e6:.2f} M packets/s ({read_s:.2f} s for the file)")
-        print(f"iter_packet_records:        {m / records_s / 1e6:.2f} M packets/s")
-        print(f"seek to the middle:         {seek_s * 1e3:.2f} ms")
+        assert first.t_host_s >= T0_S + hours * 1800
+        f["recording.read_packets_per_s"] = n / read_s
+        f["recording.read_records_per_s"] = m / records_s
+        f["recording.seek_ms"] = seek_s * 1e3
+        if verbose:
+            print(f"replay read (iter_packets): {n / read_s / 1e6:.2f} M packets/s ({read_s:.2f} s for the file)")
+            print(f"iter_packet_records:        {m / records_s / 1e6:.2f} M packets/s")
+            print(f"seek to the middle:         {seek_s * 1e3:.2f} ms")
+    return f
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hours", type=float, default=1.0, help="recorded hours to simulate (default 1)")
+    parser.add_argument("--rate-hz", type=float, default=50.0, help="packets per second (default 50)")
+    parser.add_argument("--payload-bytes", type=int, default=20, help="payload size in bytes (default 20)")
+    args = parser.parse_args()
+    measure(args.hours, args.rate_hz, args.payload_bytes, verbose=True)
 
 
 if __name__ == "__main__":

@@ -49,8 +49,6 @@ class Planned:
 # Commands whose capability has not landed yet. Each entry is removed when its capability lands.
 PLANNED: dict[str, Planned] = {
     "calibrate": Planned("the posture engine", 5),
-    "replay": Planned("sessions: recording and replay", 7),
-    "sessions": Planned("sessions: history", 7),
     "report": Planned("sessions: reports", 7),
     "import": Planned("sessions: import and export", 7),
     "export": Planned("sessions: import and export", 7),
@@ -260,6 +258,7 @@ def _sessions_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("action", choices=("list", "show", "delete", "export"), help="what to do")
     p.add_argument("session", nargs="?", help="session id (for show, delete, export)")
     p.add_argument("out", nargs="?", type=Path, help="output file (for export)")
+    p.add_argument("--json", action="store_true", help="with list or show: print JSON")
 
 
 def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -423,6 +422,20 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     return run_analyze(args, settings)
 
 
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy replay``: see :mod:`posturebuddy.commands.replay` (imported only when it runs)."""
+    from posturebuddy.commands.replay import run_replay
+
+    return run_replay(args, settings)
+
+
+def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    """``posturebuddy sessions``: see :mod:`posturebuddy.commands.sessions` (imported only when it runs)."""
+    from posturebuddy.commands.sessions import run_sessions
+
+    return run_sessions(args, settings)
+
+
 HANDLERS: dict[str, Handler] = {
     "analyze": cmd_analyze,
     "config": cmd_config,
@@ -430,6 +443,8 @@ HANDLERS: dict[str, Handler] = {
     "demo": cmd_demo,
     "scan": cmd_scan,
     "run": cmd_run,
+    "replay": cmd_replay,
+    "sessions": cmd_sessions,
 }
 
 

@@ -1,0 +1,279 @@
+"""``posturebuddy sessions list|show N``: the recordings in the recordings directory.
+
+``list`` prints a table (or JSON with ``--json``) of every ``*.pbrec`` file in the recordings directory
+(:func:`posturebuddy.config.recordings_dir`): file, day and start time, duration, tag, packets, the episodes and
+prompts stored in it, and the scenario of simulated ones. A file that cannot be read is listed with its error;
+it never stops the listing. ``show N`` prints the metadata and counts of the N-th recording of the list.
+``delete`` and ``export`` are not built yet (exit 69, issue #7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from posturebuddy.config import Settings, recordings_dir
+from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, SourceKind, open_recording
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 69
+PROG = "posturebuddy sessions"
+PLANNED_ISSUE = 7
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One recording file as the list shows it (``error`` set: the file could not be read, the rest is empty)."""
+
+    path: Path
+    start_s: float | None = None
+    end_s: float | None = None
+    tag_family: str = ""
+    tag_name: str = ""
+    tag_address: str = ""
+    source_kind: str = ""
+    scenario: str = ""
+    packets: int = 0
+    episodes: int = 0
+    prompts: int = 0
+    calibrations: int = 0
+    closed: bool = True
+    session_id: str = ""
+    app_version: str = ""
+    format_version: str = ""
+    damage: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from the first to the last packet (``None`` without packets)."""
+        return None if self.start_s is None or self.end_s is None else self.end_s - self.start_s
+
+    def to_json(self, number: int) -> dict[str, object]:
+        """A JSON-ready record (times as POSIX seconds and local ISO 8601)."""
+        return {
+            "number": number,
+            "file": str(self.path),
+            "start_s": self.start_s,
+            "start_local": _iso(self.start_s),
+            "end_s": self.end_s,
+            "duration_s": self.duration_s,
+            "tag_family": self.tag_family,
+            "tag_name": self.tag_name,
+            "tag_address": self.tag_address,
+            "source_kind": self.source_kind,
+            "scenario": self.scenario or None,
+            "packets": self.packets,
+            "episodes": self.episodes,
+            "prompts": self.prompts,
+            "calibrations": self.calibrations,
+            "closed": self.closed,
+            "session_id": self.session_id,
+            "app_version": self.app_version,
+            "format_version": self.format_version,
+            "damage": self.damage,
+            "error": self.error or None,
+        }
+
+
+def _iso(t_s: float | None) -> str | None:
+    if t_s is None or not math.isfinite(t_s):
+        return None
+    return dt.datetime.fromtimestamp(t_s, tz=dt.UTC).astimezone().isoformat(timespec="seconds")
+
+
+def read_session(path: Path) -> SessionInfo:
+    """What :func:`list_sessions` shows of one file; never raises for a bad file (``error`` says why)."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RecordingDamageWarning)
+            with open_recording(path) as reader:
+                meta = reader.metadata
+                span = reader.time_range()
+                packets = reader.packet_count()
+                episodes = len(reader.episodes())
+                prompts = len(reader.prompts())
+                calibrations = len(reader.calibrations())
+                damage = [d.message for d in reader.damage]
+    except (RecordingError, OSError) as exc:
+        return SessionInfo(path, error=" ".join(str(exc).split()))
+    except Exception as exc:  # noqa: BLE001 - a listing must survive any one bad file
+        return SessionInfo(path, error=f"cannot be read: {type(exc).__name__}: {exc}")
+    if not damage:
+        damage = [str(w.message) for w in caught if issubclass(w.category, RecordingDamageWarning)]
+    scenario = meta.extra.get("scenario") if str(meta.source_kind) == SourceKind.SIMULATED.value else None
+    version = meta.format_version
+    return SessionInfo(
+        path,
+        start_s=span[0] if span else meta.created_s,
+        end_s=span[1] if span else None,
+        tag_family=meta.tag_family,
+        tag_name=meta.tag_name,
+        tag_address=meta.tag_address,
+        source_kind=str(meta.source_kind),
+        scenario=scenario if isinstance(scenario, str) else "",
+        packets=packets,
+        episodes=episodes,
+        prompts=prompts,
+        calibrations=calibrations,
+        closed=meta.closed_s is not None,
+        session_id=meta.session_id,
+        app_version=meta.app_version,
+        format_version="" if version is None else f"{version[0]}.{version[1]}",
+        damage=damage,
+    )
+
+
+def list_sessions(directory: Path) -> list[SessionInfo]:
+    """Every ``*.pbrec`` file in ``directory``, oldest first (unreadable files last, by name)."""
+    if not directory.is_dir():
+        return []
+    infos = [read_session(p) for p in sorted(directory.glob("*.pbrec")) if not p.is_dir()]
+    return sorted(infos, key=lambda i: (i.error != "", i.start_s if i.start_s is not None else math.inf, i.path.name))
+
+
+def _day_and_time(t_s: float | None) -> str:
+    if t_s is None or not math.isfinite(t_s):
+        return "-"
+    return dt.datetime.fromtimestamp(t_s, tz=dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}"
+
+
+def _tag(info: SessionInfo) -> str:
+    return f"{info.tag_family}/{info.tag_name}" if info.tag_name else info.tag_family
+
+
+def _note(info: SessionInfo) -> str:
+    if info.error:
+        return info.error
+    notes = []
+    if info.scenario:
+        notes.append(f"simulated: {info.scenario}")
+    elif info.source_kind and info.source_kind != SourceKind.LIVE.value:
+        notes.append(info.source_kind)
+    if info.damage:
+        notes.append("damaged: read up to the damage")
+    elif not info.closed:
+        notes.append("not closed (still recording, or it stopped abruptly)")
+    return "; ".join(notes)
+
+
+def print_table(infos: list[SessionInfo], directory: Path, console: Console) -> None:
+    """The ``sessions list`` table."""
+    table = Table(title=f"recordings in {directory}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("file")
+    table.add_column("start")
+    table.add_column("duration", justify="right")
+    table.add_column("tag")
+    for col in ("packets", "episodes", "prompts"):
+        table.add_column(col, justify="right")
+    table.add_column("scenario / note")
+    for number, info in enumerate(infos, 1):
+        if info.error:
+            table.add_row(
+                str(number), escape(info.path.name), "-", "-", "-", "-", "-", "-", f"[red]{escape(info.error)}[/]"
+            )
+            continue
+        table.add_row(
+            str(number),
+            escape(info.path.name),
+            _day_and_time(info.start_s),
+            _duration(info.duration_s),
+            escape(_tag(info)),
+            f"{info.packets:,}",
+            str(info.episodes),
+            str(info.prompts),
+            escape(_note(info)),
+        )
+    console.print(table)
+
+
+def print_details(number: int, info: SessionInfo, console: Console) -> None:
+    """The ``sessions show N`` text."""
+    rows: list[tuple[str, str]] = [("file", str(info.path))]
+    if info.error:
+        rows.append(("error", info.error))
+    else:
+        rows += [
+            ("start", _iso(info.start_s) or "-"),
+            ("end", _iso(info.end_s) or "-"),
+            ("duration", _duration(info.duration_s)),
+            ("tag", f"{_tag(info)} {info.tag_address}".strip()),
+            ("source", info.source_kind + (f" (scenario {info.scenario})" if info.scenario else "")),
+            ("packets", f"{info.packets:,}"),
+            ("episodes", str(info.episodes)),
+            ("prompts", str(info.prompts)),
+            ("calibrations", str(info.calibrations)),
+            ("closed cleanly", "yes" if info.closed else "no"),
+            ("session id", info.session_id),
+            ("format", f"{info.format_version} (written by PostureBuddy {info.app_version or '?'})"),
+        ]
+        rows += [("damage", message) for message in info.damage]
+    console.print(f"[bold]session {number}[/]")
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console.print(f"  {key:<{width}}  {value}", markup=False, soft_wrap=True)
+
+
+def run_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the command; returns the exit code."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if args.action in ("delete", "export"):
+        err.print(
+            f"{PROG} {args.action}: not available yet; it arrives with sessions: history (issue #{PLANNED_ISSUE}). "
+            "'sessions list' and 'sessions show N' work today.",
+            markup=False,
+        )
+        return EXIT_UNAVAILABLE
+    directory = recordings_dir(settings)
+    infos = list_sessions(directory)
+    console = Console(highlight=False)
+    if args.action == "list":
+        if args.json:
+            print(json.dumps([info.to_json(n) for n, info in enumerate(infos, 1)], indent=2, allow_nan=False))
+        elif not infos:
+            console.print(f"no recordings in {directory}", markup=False)
+        else:
+            print_table(infos, directory, console)
+        return EXIT_OK
+    # show
+    if args.session is None:
+        err.print(f"{PROG} show: give the number of a session from 'posturebuddy sessions list'", markup=False)
+        return EXIT_USAGE
+    try:
+        number = int(args.session)
+    except ValueError:
+        err.print(f"{PROG} show: {args.session!r} is not a session number (see 'sessions list')", markup=False)
+        return EXIT_USAGE
+    if not 1 <= number <= len(infos):
+        err.print(
+            f"{PROG} show: no session {number}; {directory} holds {len(infos)} recording(s) (see 'sessions list')",
+            markup=False,
+        )
+        return EXIT_FAILED
+    info = infos[number - 1]
+    if args.json:
+        print(json.dumps(info.to_json(number), indent=2, allow_nan=False))
+    else:
+        print_details(number, info, console)
+    return EXIT_OK

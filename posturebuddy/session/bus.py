@@ -28,19 +28,25 @@ class Subscription:
         self._bus = bus
         self._items: deque[object] = deque()
         self._droppable = droppable
+        self._droppable_queued = 0  # how many queued items are droppable (no futile scans when there are none)
         self._ready = asyncio.Event()
         self._closed = False
 
     def _offer(self, item: object) -> None:
-        if len(self._items) >= self.maxsize:
+        if len(self._items) >= self.maxsize and self._droppable_queued:
             self._drop_one_droppable()
+        if self._droppable(item):
+            self._droppable_queued += 1
         self._items.append(item)
         self._ready.set()
 
     def _drop_one_droppable(self) -> None:
+        # Oldest droppable first. In practice the oldest items are samples, so this stops early; the count above
+        # keeps a queue full of state changes (never droppable) from being scanned on every publish.
         for index, queued in enumerate(self._items):
             if self._droppable(queued):
                 del self._items[index]
+                self._droppable_queued -= 1
                 self.dropped += 1
                 return
 
@@ -56,6 +62,8 @@ class Subscription:
         if not self._items:
             return None
         item = self._items.popleft()
+        if self._droppable_queued and self._droppable(item):
+            self._droppable_queued -= 1
         if not self._items and not self._closed:
             self._ready.clear()
         return item
@@ -64,6 +72,7 @@ class Subscription:
         """Everything queued, oldest first (for a UI that redraws on a timer)."""
         items = list(self._items)
         self._items.clear()
+        self._droppable_queued = 0
         if not self._closed:
             self._ready.clear()
         return items

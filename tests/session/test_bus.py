@@ -64,3 +64,29 @@ async def test_subscribing_after_close_ends_at_once() -> None:
     bus.close()
     sub = bus.subscribe("late")
     assert [x async for x in sub] == []
+
+
+def test_a_backlog_of_state_changes_costs_constant_time_per_publish() -> None:
+    """A subscriber that falls far behind on never-droppable items must not make every publish scan its queue
+    (that once turned a slow consumer into a quadratic stall of the whole session)."""
+    bus = EventBus()
+    sub = bus.subscribe("slow", maxsize=4)
+    for i in range(200_000):  # quadratic scanning would take minutes here
+        bus.publish(i)
+    assert len(sub) == 200_000
+    assert sub.dropped == 0
+
+
+def test_droppable_count_follows_gets_and_drains() -> None:
+    bus = EventBus()
+    sub = bus.subscribe("ui", maxsize=2, droppable=lambda item: isinstance(item, int))
+    bus.publish(1)
+    bus.publish("state")
+    assert sub.get_nowait() == 1  # the only droppable item leaves through get
+    bus.publish("state 2")
+    bus.publish("state 3")  # full, nothing droppable queued: kept, nothing dropped
+    assert sub.dropped == 0
+    bus.publish(2)
+    bus.publish(3)  # full: drops 2, the oldest droppable
+    assert sub.drain() == ["state", "state 2", "state 3", 3]
+    assert sub.dropped == 1

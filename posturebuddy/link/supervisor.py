@@ -51,6 +51,12 @@ from posturebuddy.model import (
 
 log = logging.getLogger(__name__)
 
+GATT_TIMEOUT_S = 10.0
+"""Longest wait for one GATT operation (read, write, subscribe). A link that dies mid-operation can leave the
+stack waiting forever; this bounds it, and the supervisor treats the timeout as a lost link."""
+TEARDOWN_TIMEOUT_S = 2.0
+"""Longest wait for each step of the shutdown (stop notifications, disconnect): a stop must always finish."""
+
 
 @dataclass(frozen=True, slots=True)
 class LinkOptions:
@@ -190,7 +196,8 @@ class TagLink:
         async with self._write_lock:
             try:
                 for w in writes:
-                    await client.write_gatt_char(w.char_uuid, w.data, response=w.response)
+                    async with asyncio.timeout(GATT_TIMEOUT_S):
+                        await client.write_gatt_char(w.char_uuid, w.data, response=w.response)
                     if w.pause_after_s > 0:
                         await asyncio.sleep(w.pause_after_s)
             except (BleakError, TimeoutError, OSError) as exc:
@@ -257,7 +264,8 @@ class TagLink:
             )
             await self._read_into_queue(family.info_uuid)
             for uuid in family.notify_uuids:
-                await client.start_notify(uuid, self._on_notify)
+                async with asyncio.timeout(GATT_TIMEOUT_S):
+                    await client.start_notify(uuid, self._on_notify)
             await self.write(family.start_commands())
             await self.write(family.rate_commands(self.options.sample_rate_hz))
             now = self._clock()
@@ -288,7 +296,8 @@ class TagLink:
         if uuid is None or client is None or client.services.get_characteristic(uuid) is None:
             return
         try:
-            data = await client.read_gatt_char(uuid)
+            async with asyncio.timeout(GATT_TIMEOUT_S):
+                data = await client.read_gatt_char(uuid)
         except (BleakError, TimeoutError, OSError) as exc:
             log.info("reading %s failed: %s", uuid, exc)
             return
@@ -329,11 +338,13 @@ class TagLink:
         if client.is_connected and family is not None:
             for uuid in family.notify_uuids:
                 with contextlib.suppress(BleakError, TimeoutError, OSError, ValueError):
-                    await client.stop_notify(uuid)
+                    async with asyncio.timeout(TEARDOWN_TIMEOUT_S):
+                        await client.stop_notify(uuid)
         if client.is_connected:
             self._expect_disconnect = True
             with contextlib.suppress(BleakError, TimeoutError, OSError):
-                await client.disconnect()
+                async with asyncio.timeout(TEARDOWN_TIMEOUT_S):
+                    await client.disconnect()
 
     async def _wait_or_stop(self, delay_s: float) -> None:
         with contextlib.suppress(TimeoutError):

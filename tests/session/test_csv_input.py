@@ -11,7 +11,7 @@ import pytest
 from posturebuddy.cli import main
 from posturebuddy.session.csv_input import CsvInputError, CsvOptions, looks_like_csv, parse_columns, read_imu_csv
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # ../shared/data beside the repository
 XIO = DATA / "xio_fusion_example" / "sensor_data.csv"
 BROAD = sorted((DATA / "broad").glob("*.csv")) if (DATA / "broad").is_dir() else []
 
@@ -29,7 +29,7 @@ def test_xio_example_headers_are_recognised() -> None:
     assert np.all(np.diff(data.arrays.t_s) > 0)
 
 
-@pytest.mark.skipif(not BROAD, reason="BROAD data not found in /work/shared/data/broad")
+@pytest.mark.skipif(not BROAD, reason=f"BROAD data not found in {DATA / 'broad'}")
 @pytest.mark.parametrize("path", BROAD, ids=[p.stem for p in BROAD])
 def test_broad_units_are_converted(path: Path) -> None:
     data = read_imu_csv(path)

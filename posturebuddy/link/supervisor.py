@@ -155,7 +155,8 @@ class TagLink:
         try:
             while not self._stopping.is_set():
                 try:
-                    await self._one_connection()
+                    if not await self._connection_unless_stopped():
+                        break
                     attempt = 0
                 except (WrongModelError, BluetoothUnavailableError):
                     raise
@@ -225,6 +226,24 @@ class TagLink:
         return await self.write(family.rate_commands(rate_hz))
 
     # ------------------------------------------------------------------ one connection
+
+    async def _connection_unless_stopped(self) -> bool:
+        """Run one connection round; a stop cancels it even mid-scan or mid-connect. False if stopped."""
+        round_task = asyncio.create_task(self._one_connection(), name="link-round")
+        stop_task = asyncio.create_task(self._stopping.wait(), name="link-stop")
+        try:
+            await asyncio.wait({round_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_task.cancel()
+        if not round_task.done():
+            # Stopped while scanning or connecting (bleak-retry-connector may retry for a minute): cancel the
+            # round; its own cleanup (teardown) is time-bounded.
+            round_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await round_task
+            return False
+        round_task.result()  # re-raise what the round raised
+        return True
 
     async def _one_connection(self) -> None:
         self._set_state(ConnectionState.SCANNING, "looking for the tag")

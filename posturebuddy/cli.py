@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 the command failed (the message says why), 2 bad usage 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -387,65 +388,30 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def cmd_decode(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy decode``: see :mod:`posturebuddy.commands.decode` (imported only when it runs)."""
-    from posturebuddy.commands.decode import run_decode
-
-    return run_decode(args, settings)
-
-
-def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy scan``: see :mod:`posturebuddy.commands.scan` (imported only when it runs)."""
-    from posturebuddy.commands.scan import scan_command
-
-    return scan_command(args, settings)
-
-
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy demo``: see :mod:`posturebuddy.commands.demo` (imported only when it runs)."""
-    from posturebuddy.commands.demo import demo_command
-
-    return demo_command(args, settings)
-
-
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy run``: see :mod:`posturebuddy.commands.run` (imported only when it runs)."""
-    from posturebuddy.commands.run import run_command
-
-    return run_command(args, settings)
-
-
-def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy analyze``: see :mod:`posturebuddy.commands.analyze` (imported only when it runs)."""
-    from posturebuddy.commands.analyze import run_analyze
-
-    return run_analyze(args, settings)
-
-
-def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy replay``: see :mod:`posturebuddy.commands.replay` (imported only when it runs)."""
-    from posturebuddy.commands.replay import run_replay
-
-    return run_replay(args, settings)
-
-
-def cmd_sessions(args: argparse.Namespace, settings: Settings) -> int:
-    """``posturebuddy sessions``: see :mod:`posturebuddy.commands.sessions` (imported only when it runs)."""
-    from posturebuddy.commands.sessions import run_sessions
-
-    return run_sessions(args, settings)
-
-
-HANDLERS: dict[str, Handler] = {
-    "analyze": cmd_analyze,
-    "config": cmd_config,
-    "decode": cmd_decode,
-    "demo": cmd_demo,
-    "scan": cmd_scan,
-    "run": cmd_run,
-    "replay": cmd_replay,
-    "sessions": cmd_sessions,
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": ("posturebuddy.commands.analyze", "run_analyze"),
+    "decode": ("posturebuddy.commands.decode", "run_decode"),
+    "demo": ("posturebuddy.commands.demo", "demo_command"),
+    "replay": ("posturebuddy.commands.replay", "run_replay"),
+    "run": ("posturebuddy.commands.run", "run_command"),
+    "scan": ("posturebuddy.commands.scan", "scan_command"),
+    "sessions": ("posturebuddy.commands.sessions", "run_sessions"),
 }
+"""Commands whose work lives in ``posturebuddy.commands``: (module, function), imported only when they run."""
+
+
+def lazy_handler(command: str) -> Handler:
+    """The handler of a command in :data:`LAZY_COMMANDS`; its module is imported only when it is called."""
+    module_name, function_name = LAZY_COMMANDS[command]
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        function: Handler = getattr(importlib.import_module(module_name), function_name)
+        return function(args, settings)
+
+    return handler
+
+
+HANDLERS: dict[str, Handler] = {"config": cmd_config} | {name: lazy_handler(name) for name in LAZY_COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

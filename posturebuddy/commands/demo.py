@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import math
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -144,11 +143,10 @@ async def run_demo(
 
 
 async def _until_interrupted(args: argparse.Namespace) -> int:
+    from posturebuddy.commands.run import install_stop_signals
+
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    install_stop_signals(stop)
     return await run_demo(
         scenario=args.scenario,
         device=args.device,

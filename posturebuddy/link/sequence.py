@@ -91,25 +91,43 @@ class DeviceTimeAligner:
     """Sample times from the tag's own (unwrapped) clock, placed on the host's timeline.
 
     Notifications reach the host in bunches (several per connection event, more when the host is busy), so
-    arrival times jitter by tens of milliseconds while the tag's clock ticks evenly. The sample time is
-    ``device_s + offset``; ``offset`` is the smallest ``host - device`` seen so far (the least-delayed packet),
-    and is re-anchored when a packet arrives more than ``max_error_s`` later than that predicts (the tag's
-    clock runs slow, or it jumped). Sample times therefore keep the tag's even spacing and stay within
-    ``max_error_s`` of the host clock. They never go backwards (a lower offset found later is applied from the
-    point where it no longer reorders samples).
+    arrival times jitter by tens of milliseconds, and a host that stalls (a busy laptop, a slow redraw) receives
+    seconds of packets at once, while the tag's clock ticks evenly. The sample time is ``device_s + offset``;
+    ``offset`` is the smallest ``host - device`` seen so far (the least-delayed packet). Packets that arrive more
+    than ``max_error_s`` later than that predicts keep the old offset while the lateness is a passing stall;
+    only when every packet for ``confirm_s`` of device time has been late (the tag's clock runs slow, or it
+    jumped) is the offset re-anchored, to the least delay of that late run. Sample times therefore keep the tag's
+    even spacing through host stalls and follow the host clock within about ``max_error_s``. They never go
+    backwards (a lower offset found later is applied from the point where it no longer reorders samples).
     """
 
     max_error_s: float = 0.5
+    confirm_s: float = 5.0
     offset_s: float | None = None
     last_t_s: float = -math.inf
+    late_since_s: float | None = None
+    """Device time at which the current run of late packets began (``None``: the last packet was on time)."""
+    late_min_s: float = math.inf
+    """The least delay within the current run of late packets."""
 
     def align(self, host_s: float, device_s: float) -> float:
         """Sample time for a packet that arrived at ``host_s`` stamped ``device_s`` (both seconds)."""
         delay = host_s - device_s
         offset = self.offset_s
-        if offset is None or delay < offset or delay - offset > self.max_error_s:
-            offset = delay
-            self.offset_s = offset
+        if offset is None or delay < offset:
+            offset = self.offset_s = delay
+            self.late_since_s = None
+        elif delay - offset <= self.max_error_s:
+            self.late_since_s = None
+        else:
+            if self.late_since_s is None:
+                self.late_since_s = device_s
+                self.late_min_s = delay
+            else:
+                self.late_min_s = min(self.late_min_s, delay)
+            if device_s - self.late_since_s >= self.confirm_s:
+                offset = self.offset_s = self.late_min_s
+                self.late_since_s = None
         t = max(device_s + offset, self.last_t_s)
         self.last_t_s = t
         return t
@@ -117,23 +135,53 @@ class DeviceTimeAligner:
     def align_batch(
         self, host_s: npt.NDArray[np.float64], device_s: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
-        """:meth:`align` over arrays (shape (N,)), with exactly the same result, vectorised."""
+        """:meth:`align` over arrays (shape (N,)), with exactly the same result, vectorised.
+
+        Between re-anchorings the offset is a running minimum and a late run is a stretch of consecutive late
+        packets, both array operations; the Python loop turns once per re-anchoring.
+        """
         n = host_s.shape[0]
         out = np.empty(n, dtype=np.float64)
         delay = host_s - device_s
         i = 0
         while i < n:
-            offset = delay[i] if self.offset_s is None else self.offset_s
-            running = np.minimum.accumulate(np.concatenate(([offset], delay[i:])))[1:]
-            late = np.flatnonzero(delay[i:] - running > self.max_error_s)
-            j = n if late.size == 0 else i + int(late[0])
-            out[i:j] = device_s[i:j] + running[: j - i]
-            if j > i:
-                self.offset_s = float(running[j - i - 1])
-            if j < n:
-                self.offset_s = float(delay[j])
-                out[j] = host_s[j]
-                i = j + 1
+            if self.offset_s is None:
+                self.offset_s = float(delay[i])
+            seg_delay = delay[i:]
+            seg_device = device_s[i:]
+            running = np.minimum.accumulate(np.concatenate(([self.offset_s], seg_delay)))[1:]
+            late = seg_delay - running > self.max_error_s
+            m = seg_delay.shape[0]
+            # index (within the segment) where each packet's late run began; runs carried in start at 0
+            idx = np.arange(m)
+            run_start = np.maximum.accumulate(np.where(late, 0, idx + 1))
+            run_start = np.minimum(run_start, idx)
+            start_dev = seg_device[run_start]
+            carried = run_start == 0
+            if self.late_since_s is not None and m and late[0]:
+                start_dev = np.where(carried, self.late_since_s, start_dev)
+            confirmed = np.flatnonzero(late & (seg_device - start_dev >= self.confirm_s))
+            j = m if confirmed.size == 0 else int(confirmed[0])
+            out[i : i + j] = seg_device[:j] + running[:j]
+            if j > 0:
+                self.offset_s = float(running[j - 1])
+            end = j if j < m else m - 1  # the packet whose run state to carry on (or the one re-anchoring)
+            if m and late[end]:
+                r = int(run_start[end])
+                run_min = float(seg_delay[r : end + 1].min())
+                if r == 0 and self.late_since_s is not None and late[0]:
+                    run_min = min(run_min, self.late_min_s)
+                    since = self.late_since_s
+                else:
+                    since = float(seg_device[r])
+                self.late_since_s, self.late_min_s = since, run_min
+            else:
+                self.late_since_s = None
+            if j < m:
+                self.offset_s = self.late_min_s
+                self.late_since_s = None
+                out[i + j] = seg_device[j] + self.offset_s
+                i += j + 1
             else:
                 i = n
         out = np.maximum.accumulate(np.concatenate(([self.last_t_s], out)))[1:]

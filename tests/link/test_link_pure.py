@@ -8,6 +8,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from posturebuddy.link.backoff import Backoff
 from posturebuddy.link.queue import DropOldestQueue
@@ -104,6 +106,67 @@ def test_device_clock_alignment_re_anchors_when_the_tag_clock_runs_slow_and_batc
     batch = DeviceTimeAligner(max_error_s=0.05).align_batch(np.array(host), np.array(device))
     assert np.array_equal(batch, np.array(times))
     assert all(b >= a for a, b in itertools.pairwise(times))
+
+
+def test_device_clock_alignment_rides_out_a_host_stall_without_a_gap() -> None:
+    """The host stops reading for 2 s, then receives the backlog at once: the tag's spacing survives."""
+    aligner = DeviceTimeAligner()
+    device = [i * 0.02 for i in range(600)]
+    host = [100.0 + d + 0.01 for d in device]
+    for i in range(200, 300):  # packets due between 4 s and 6 s all arrive at 6.05 s, 20 us apart
+        host[i] = 106.05 + (i - 200) * 2e-5
+    times = [aligner.align(h, d) for h, d in zip(host, device, strict=True)]
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(times)}
+    assert steps == {0.02}
+    assert aligner.late_since_s is None
+
+
+def test_device_clock_alignment_re_anchors_after_a_clock_jump_once_it_persists() -> None:
+    aligner = DeviceTimeAligner(confirm_s=1.0)
+    device = [i * 0.02 for i in range(300)]
+    host = [50.0 + d + (3.0 if i >= 100 else 0.0) for i, d in enumerate(device)]  # the tag's clock fell back 3 s
+    times = [aligner.align(h, d) for h, d in zip(host, device, strict=True)]
+    assert times[148] == pytest.approx(device[148] + 50.0)  # still the old offset while unconfirmed
+    assert times[151] == pytest.approx(host[151])  # 1 s of late packets: re-anchored
+    assert times[-1] == pytest.approx(host[-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 0.0, 0.0, 0.3, 0.8, 2.5, -0.4]), st.floats(0.0, 0.05), st.booleans()),
+        min_size=1,
+        max_size=400,
+    ),
+    st.lists(st.integers(1, 60), min_size=1, max_size=20),
+)
+def test_device_clock_alignment_batch_matches_the_stream_however_split(
+    steps: list[tuple[float, float, bool]], cuts: list[int]
+) -> None:
+    """Random lateness (stalls, clock jumps, early packets) split into random batches: identical times."""
+    device, host = [], []
+    shift = 0.0
+    for i, (jump, jitter, persist) in enumerate(steps):
+        if persist:
+            shift += jump * 0.1
+        device.append(i * 0.02)
+        host.append(10.0 + i * 0.02 + shift + (0.0 if persist else jump) + jitter)
+    stream = DeviceTimeAligner(confirm_s=0.5)
+    expected = [stream.align(h, d) for h, d in zip(host, device, strict=True)]
+    batch = DeviceTimeAligner(confirm_s=0.5)
+    got: list[float] = []
+    i = 0
+    k = 0
+    while i < len(device):
+        j = min(len(device), i + cuts[k % len(cuts)])
+        got.extend(batch.align_batch(np.array(host[i:j]), np.array(device[i:j])).tolist())
+        i, k = j, k + 1
+    assert got == expected
+    assert (batch.offset_s, batch.late_since_s, batch.last_t_s) == (
+        stream.offset_s,
+        stream.late_since_s,
+        stream.last_t_s,
+    )
 
 
 def test_arrival_smoother_spreads_bunched_samples_evenly() -> None:

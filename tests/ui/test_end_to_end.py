@@ -29,9 +29,8 @@ from simulators.tags.base import VirtualTag
 SCENARIOS = Path(__file__).parent / "scenarios"
 RATE_HZ = 25.0
 """A lower rate than the demo's 50 Hz keeps the simulator's CPU cost down at high speed; every stage works the
-same at 25 Hz. Speeds stay moderate (at most 625 samples per wall second): on a loaded machine an overloaded
-event loop stamps packets late and in bunches (the link stamps them on arrival), which looks like motion to the
-engine and keeps a calibration capture from completing."""
+same at 25 Hz. At 25x a 40 ms stall of a loaded machine's event loop is a full second of simulated time; the
+tag's own clock (DeviceTimeAligner) keeps the samples evenly spaced through such stalls."""
 
 
 def demo_app(

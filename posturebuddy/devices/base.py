@@ -99,6 +99,10 @@ class Capabilities:
     battery: bool
     sample_rates_hz: tuple[float, ...]
 
+    def nearest_rate_hz(self, asked_hz: float) -> float:
+        """The supported rate closest to ``asked_hz`` (the one the link ends up asking for), Hz."""
+        return min(self.sample_rates_hz, key=lambda hz: abs(hz - asked_hz))
+
     @property
     def can_nudge(self) -> bool:
         """True if the tag has any way to get the wearer's attention."""

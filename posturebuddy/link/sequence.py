@@ -194,46 +194,108 @@ class DeviceTimeAligner:
 class ArrivalSmoother:
     """Evenly spaced sample times from bunched arrival times, for tags that send no clock of their own.
 
-    It learns the sample period from the first ``warmup`` arrivals, then predicts each sample one period after
-    the last and corrects the prediction by ``gain`` of the arrival error (the period by ``period_gain``), like a
-    phase-locked loop. An error beyond ``max_error_s`` (a gap, a rate change) snaps to the arrival time and
-    learns the period again. Times never go backwards.
+    The sample period is given (``period_s``: the rate asked of the tag) or learnt from the first arrivals (at
+    least ``warmup`` of them, over at least ``warmup_s``, so that one bunch cannot pass for the rate). Each
+    sample is predicted one period after the last and the prediction corrected by ``gain`` of the arrival error
+    (the period by ``period_gain``), like a phase-locked loop. An arrival earlier than predicted by more than
+    ``max_error_s`` snaps to the arrival time (the anchor was a late packet); two such within
+    ``relearn_within_s``, or a given period corrected by more than -20 %/+25 %, mean the rate is not what was
+    thought, and it is learnt again. A late arrival is ambiguous: the host may have
+    stalled (the backlog then arrives as a burst, faster than the sample rate, and the prediction carries on
+    through it) or the tag fell silent or lost packets (arrivals then resume at the sample rate, still late).
+    So a late arrival keeps the prediction until the next one shows which: a burst keeps it; an arrival at the
+    normal pace, a lateness beyond ``max_stall_s`` or a late run longer than ``max_stall_s`` snaps to the
+    arrival time (keeping the period). Times never go backwards.
     """
 
     max_error_s: float = 0.5
+    max_stall_s: float = 3.0
     gain: float = 0.05
     period_gain: float = 0.002
     warmup: int = 8
+    warmup_s: float = 2.0
+    relearn_within_s: float = 10.0
     t_s: float | None = None
     period_s: float | None = None
     _first_host_s: float = 0.0
     _seen: int = 0
+    _last_host_s: float = -math.inf
+    _late_since_s: float | None = None
+    _last_early_s: float = -math.inf
+    _nominal_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self._nominal_s = self.period_s
 
     def time(self, host_s: float) -> float:
         """Sample time for a sample that arrived at ``host_s``."""
         previous = self.t_s
-        if previous is None or self.period_s is None:
+        last_host, self._last_host_s = self._last_host_s, host_s
+        if previous is None:
+            if self.period_s is None:
+                self._learn(host_s)
+            t = host_s
+        elif self.period_s is None:
             self._learn(host_s)
-            t = host_s if previous is None else max(host_s, previous + 1e-6)
+            t = max(host_s, previous + 1e-6)
         else:
             predicted = previous + self.period_s
             error = host_s - predicted
-            if abs(error) > self.max_error_s:
-                self.period_s = None
-                self._seen = 0
-                self._learn(host_s)
+            in_burst = host_s - last_host < 0.5 * self.period_s
+            if self._late_since_s is not None and in_burst and 0.0 < error <= self.max_error_s:
+                t = predicted  # the rest of a stall's backlog: arrival times say nothing about sample times
+            elif error > self.max_error_s and self._absorbs_stall(host_s, host_s - last_host, error):
+                t = predicted
+            elif error > self.max_error_s:  # the tag fell silent or lost packets: resume at the arrival time
+                self._late_since_s = None
+                t = max(host_s, previous + 1e-6)
+            elif error < -self.max_error_s:  # ahead of the arrivals: a late anchor, or a faster rate
+                self._late_since_s = None
+                if host_s - self._last_early_s < self.relearn_within_s:  # twice in a row: the rate is off
+                    self._relearn(host_s)
+                self._last_early_s = host_s
                 t = max(host_s, previous + 1e-6)
             else:
+                self._late_since_s = None
                 t = max(predicted + self.gain * error, previous + 1e-6)
-                self.period_s = max(1e-4, self.period_s + self.period_gain * error)
+                period = max(1e-4, self.period_s + self.period_gain * error)
+                nominal = self._nominal_s
+                if nominal is not None and not 0.8 * nominal < period < 1.25 * nominal:
+                    self._relearn(host_s)  # the tag does not stream at the rate asked for
+                else:
+                    self.period_s = period
         self.t_s = t
         return t
 
+    def _relearn(self, host_s: float) -> None:
+        self.period_s = self._nominal_s = None
+        self._seen = 0
+        self._learn(host_s)
+
+    def _absorbs_stall(self, host_s: float, spacing_s: float, error: float) -> bool:
+        """Whether a late arrival looks like part of a host stall's backlog (keep predicting).
+
+        ``spacing_s`` is the time since the previous arrival: much shorter than a period is a backlog, much
+        longer is another stall; about one period means the tag is streaming normally, just later than predicted.
+        """
+        assert self.period_s is not None
+        if error > self.max_stall_s:
+            return False
+        if self._late_since_s is None:
+            self._late_since_s = host_s
+            return True
+        at_pace = 0.5 * self.period_s <= spacing_s <= 2.0 * self.period_s
+        return (
+            not at_pace
+            and host_s - self._late_since_s <= self.max_stall_s
+            and host_s - self._late_since_s <= self.max_stall_s
+        )
+
     def _learn(self, host_s: float) -> None:
+        """Count arrivals until ``warmup`` of them span ``warmup_s``; the mean spacing is then the period."""
         if self._seen == 0:
             self._first_host_s = host_s
         self._seen += 1
-        if self._seen >= self.warmup:
-            span = host_s - self._first_host_s
-            if span > 0:
-                self.period_s = span / (self._seen - 1)
+        span = host_s - self._first_host_s
+        if self._seen >= self.warmup and span >= self.warmup_s:
+            self.period_s = span / (self._seen - 1)

@@ -278,7 +278,11 @@ class TagLink:
                 )
             self.packets.put_nowait(
                 StreamStarted(
-                    self._clock(), family_id=family.family_id, address=found.info.address, name=found.info.name
+                    self._clock(),
+                    family_id=family.family_id,
+                    address=found.info.address,
+                    name=found.info.name,
+                    rate_hz=family.capabilities.nearest_rate_hz(self.options.sample_rate_hz),
                 )
             )
             await self._read_into_queue(family.info_uuid)

@@ -42,6 +42,9 @@ class StreamStarted(Event):
     family_id: str
     address: str
     name: str = ""
+    rate_hz: float | None = None
+    """The sample rate asked of the tag (one it supports), Hz; ``None`` if unknown. Seeds the smoothing of
+    arrival times for tags that send no clock of their own."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ exceptions: one bad packet never stops the stream.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,8 +67,10 @@ class DecodeStats:
 class PacketDecoder:
     """Decodes one tag's packet stream. ``family`` may be given up front or learnt from a ``StreamStarted``."""
 
-    def __init__(self, family: TagFamily | None = None) -> None:
+    def __init__(self, family: TagFamily | None = None, *, rate_hz: float | None = None) -> None:
+        """``rate_hz``: the rate asked of the tag, if known (a ``StreamStarted`` marker's own wins)."""
         self.family = family
+        self.rate_hz = rate_hz
         self.stats = DecodeStats()
         self._decoder: FrameDecoder | None = family.make_decoder() if family else None
         self._sequence = SequenceTracker(modulus=family.seq_modulus) if family else SequenceTracker()
@@ -90,6 +93,8 @@ class PacketDecoder:
         self._decoder = family.make_decoder()
         self._sequence = SequenceTracker(modulus=family.seq_modulus)
         self._clock = self._new_clock(family)
+        if marker.rate_hz is not None:
+            self.rate_hz = marker.rate_hz
         self._aligners.clear()
         self._smoothers.clear()
         self.stats.connections += 1
@@ -182,7 +187,10 @@ class PacketDecoder:
             return aligner.align(sample.t_s, device_s)
         smoother = self._smoothers.get(char_uuid)
         if smoother is None:
-            smoother = self._smoothers[char_uuid] = ArrivalSmoother()
+            rate = self.rate_hz
+            smoother = self._smoothers[char_uuid] = ArrivalSmoother(
+                period_s=1.0 / rate if rate is not None and math.isfinite(rate) and rate > 0 else None
+            )
         return smoother.time(sample.t_s)
 
     def _sample(self, sample: Sample, char_uuid: str) -> list[DecodedItem]:

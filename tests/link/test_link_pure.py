@@ -169,15 +169,39 @@ def test_device_clock_alignment_batch_matches_the_stream_however_split(
     )
 
 
-def test_arrival_smoother_spreads_bunched_samples_evenly() -> None:
-    smoother = ArrivalSmoother()
+@pytest.mark.parametrize(("period_s", "settled"), [(None, 150), (0.02, 10)])
+def test_arrival_smoother_spreads_bunched_samples_evenly(period_s: float | None, settled: int) -> None:
+    """Learnt over its 2 s warm-up, or known from the rate asked of the tag (even almost at once)."""
+    smoother = ArrivalSmoother(period_s=period_s)
     host = [2000.0 + (i // 5) * 0.1 for i in range(500)]  # 50 Hz delivered as bunches of 5 every 100 ms
     times = [smoother.time(h) for h in host]
-    steps = np.diff(np.array(times[50:]))
+    steps = np.diff(np.array(times[settled:]))
     assert np.all(steps > 0)
     assert steps.std() < 0.004  # close to an even 20 ms (bunches alone: 0 or 100 ms)
     assert abs(steps.mean() - 0.02) < 0.001
-    assert max(abs(h - t) for h, t in zip(host[50:], times[50:], strict=True)) < 0.15
+    assert max(abs(h - t) for h, t in zip(host[settled:], times[settled:], strict=True)) < 0.15
+
+
+def test_arrival_smoother_rides_out_a_host_stall_but_snaps_when_the_tag_fell_silent() -> None:
+    smoother = ArrivalSmoother(period_s=0.02)
+    host = [10.0 + i * 0.02 for i in range(200)]
+    host += [15.0 + i * 1e-5 for i in range(50)]  # a 1 s stall: the 50 samples due meanwhile arrive at once
+    host += [15.0 + i * 0.02 + 0.001 for i in range(100)]
+    times = [smoother.time(h) for h in host]
+    steps = np.diff(np.array(times))
+    assert np.all(np.abs(steps - 0.02) < 0.002)  # no gap, no pile-up
+    silent = ArrivalSmoother(period_s=0.02)
+    for i in range(100):
+        silent.time(10.0 + i * 0.02)
+    assert silent.time(12.0) < 12.0  # one late arrival: could be a stall, the prediction holds
+    assert silent.time(12.02) == pytest.approx(12.02)  # the next one at the normal pace: the tag was silent, snap
+
+
+def test_arrival_smoother_learns_again_when_the_tag_streams_faster_than_asked() -> None:
+    smoother = ArrivalSmoother(period_s=0.04)  # asked for 25 Hz, the tag sends 50 Hz
+    times = [smoother.time(5.0 + i * 0.02) for i in range(600)]
+    assert smoother.period_s == pytest.approx(0.02, rel=0.01)
+    assert np.all(np.abs(np.diff(np.array(times[-200:])) - 0.02) < 0.001)
 
 
 def test_arrival_smoother_snaps_after_a_gap() -> None:

@@ -18,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from posturebuddy.config import Settings, config_path, recordings_dir
+from posturebuddy.config import Settings, config_path, data_dir, recordings_dir
 from posturebuddy.link.backoff import Backoff
 from posturebuddy.link.scan import BleBackend
 from posturebuddy.link.supervisor import LinkOptions, TagLink
+from posturebuddy.session.calibration_store import CalibrationStore
 from posturebuddy.session.engine import EngineSettings, EngineSnapshot, engine_settings
 from posturebuddy.session.jsonl import to_json_line
 from posturebuddy.session.live import LiveSession
@@ -90,6 +91,7 @@ async def stream_json_lines(
     on_link: Callable[[TagLink], None] | None = None,
     engine: EngineSettings | None = None,
     recording_path: Path | None = None,
+    calibrations: CalibrationStore | None = None,
 ) -> int:
     """Connect and print every item of the session's event stream as a JSON line until stopped.
 
@@ -105,12 +107,20 @@ async def stream_json_lines(
         on_link: called with the link once created (tests and the demo use it to nudge or inspect).
         engine: engine settings (default: built-in defaults).
         recording_path: record the session to this file (``None``: do not record).
+        calibrations: remembered upright references per tag (``None``: none are used or kept).
 
     Returns:
         0, or 1 after an unrecoverable link error (its one-sentence explanation goes to stderr).
     """
     stop = stop or asyncio.Event()
-    session = LiveSession(options, backend, engine_settings=engine, clock=clock, recording_path=recording_path)
+    session = LiveSession(
+        options,
+        backend,
+        engine_settings=engine,
+        clock=clock,
+        recording_path=recording_path,
+        calibrations=calibrations,
+    )
     if on_link is not None:
         on_link(session.link)
     reader_gone = False
@@ -137,7 +147,13 @@ async def _run_headless(settings: Settings, options: LinkOptions, *, record: boo
     install_stop_signals(stop)
     path = new_recording_path(settings, datetime.now().timestamp()) if record else None  # noqa: DTZ005
     return await stream_json_lines(
-        options, BleBackend(), sys.stdout, stop=stop, engine=engine_settings(settings), recording_path=path
+        options,
+        BleBackend(),
+        sys.stdout,
+        stop=stop,
+        engine=engine_settings(settings),
+        recording_path=path,
+        calibrations=CalibrationStore(data_dir()),
     )
 
 
@@ -150,7 +166,11 @@ def live_session_factory(
     async def factory() -> AsyncIterator[LiveSession]:
         path = new_recording_path(settings, datetime.now().timestamp()) if record else None  # noqa: DTZ005
         yield LiveSession(
-            options, backend or BleBackend(), engine_settings=engine_settings(settings), recording_path=path
+            options,
+            backend or BleBackend(),
+            engine_settings=engine_settings(settings),
+            recording_path=path,
+            calibrations=CalibrationStore(data_dir()),
         )
 
     return factory

@@ -200,7 +200,9 @@ class PostureEngine:
         self._capture_how = how
 
     def set_reference(self, reference: UprightReference, how: str = "stored") -> list[Event]:
-        """Use ``reference`` from now on."""
+        """Use ``reference`` from now on (a remembered one also ends a pending automatic capture)."""
+        if how == "stored" and self._capture is not None and self._capture_how == "auto capture":
+            self._capture = None
         self.reference = reference
         self._slip = SlipDetector(reference)
         return [CalibrationChanged(reference.t_s, reference=reference, how=how)]

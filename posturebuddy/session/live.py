@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from posturebuddy import __version__
@@ -35,8 +36,10 @@ from posturebuddy.model import (
     StreamStarted,
 )
 from posturebuddy.model.events import Event
+from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PromptAnswered, PromptRaised
 from posturebuddy.session.bus import EventBus
+from posturebuddy.session.calibration_store import CalibrationStore
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import CalibrationChanged, EngineSettings, EngineSnapshot, PostureEngine
 from posturebuddy.session.recording import (
@@ -143,7 +146,10 @@ class LiveSession:
         recording_path: Path | None = None,
         source_kind: SourceKind = SourceKind.LIVE,
         extra_metadata: dict[str, object] | None = None,
+        calibrations: CalibrationStore | None = None,
     ) -> None:
+        """``calibrations``: where upright references are remembered per tag (``None``: nothing is remembered,
+        as in the demo, whose simulated wearer changes from run to run)."""
         self.clock = clock or monotonic_wall_clock()
         self.bus = EventBus()
         self.link = TagLink(options, backend, self._on_link_event, clock=self.clock)
@@ -154,6 +160,8 @@ class LiveSession:
         self._source_kind = source_kind
         self._extra = dict(extra_metadata or {})
         self._last_item_wall = time.monotonic()
+        self.calibrations = calibrations
+        self._tag: StreamStarted | None = None
         self.error: str | None = None
         self.internal_errors = 0
         """Items whose processing raised (logged, skipped): a bug, never a reason to stop coaching."""
@@ -167,6 +175,16 @@ class LiveSession:
     def calibrate(self) -> None:
         """Start a guided upright capture (progress arrives as ``CalibrationProgressed`` events)."""
         self.engine.calibrate("wizard")
+
+    def use_reference(self, reference: UprightReference, how: str) -> None:
+        """Judge posture against ``reference`` from now on (and remember it for this tag unless ``how`` is
+        "stored")."""
+        self._publish_all(self.engine.set_reference(reference, how=how))
+
+    @property
+    def tag(self) -> StreamStarted | None:
+        """The tag of the current (or last) connection, once it has streamed."""
+        return self._tag
 
     def set_quiet(self, quiet: bool) -> None:
         """Quiet mode on or off."""
@@ -231,6 +249,7 @@ class LiveSession:
         self._last_item_wall = time.monotonic()
         if isinstance(item, StreamStarted):
             self._start_recording(item)
+            self._recall_calibration(item)
         elif self.recorder is not None:
             self.recorder.packet(item)
         for decoded in self.decoder.feed(item):
@@ -255,6 +274,25 @@ class LiveSession:
             log.error("cannot record to %s: %s; the session goes on without recording", self._recording_path, exc)
             self._recording_path = None
 
+    def _recall_calibration(self, marker: StreamStarted) -> None:
+        """A tag connected: judge posture against its remembered reference, if any (re-stamped to now)."""
+        self._tag = marker
+        if self.calibrations is None or self.engine.reference is not None:
+            return
+        stored = self.calibrations.get(marker.address, marker.family_id)
+        if stored is not None:
+            log.info("using the calibration remembered for %s (%s)", marker.address, stored.how)
+            self._publish_all(self.engine.set_reference(replace(stored.reference, t_s=marker.t_s), how="stored"))
+
+    def _remember_calibration(self, event: CalibrationChanged) -> None:
+        """A new reference was made on this tag: remember it for the next session."""
+        if self.calibrations is None or self._tag is None or event.how == "stored":
+            return
+        try:
+            self.calibrations.save(self._tag.address, self._tag.family_id, event.reference, event.how)
+        except OSError as exc:  # the coaching goes on; the next session calibrates again
+            log.warning("cannot remember the calibration in %s: %s", self.calibrations.path, exc)
+
     def _on_link_event(self, event: Event) -> None:
         self._publish(event)
 
@@ -263,6 +301,8 @@ class LiveSession:
             self._publish(event)
 
     def _publish(self, item: object) -> None:
+        if isinstance(item, CalibrationChanged):
+            self._remember_calibration(item)
         if self.recorder is not None and not isinstance(item, Sample | EngineSnapshot):
             self.recorder.event(item)
         self.bus.publish(item)

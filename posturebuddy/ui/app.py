@@ -363,6 +363,8 @@ class PostureBuddyApp(App[None]):
         """An automatic capture is worth a word (the wizard shows its own result)."""
         if message.how == "auto capture":
             self.notify("Learned your upright posture. Press c to recalibrate any time.", timeout=5)
+        elif message.how == "stored":
+            self.notify("Using your remembered upright posture for this tag. Press c to recalibrate.", timeout=5)
 
     def on_tag_slipped(self, message: TagSlipped) -> None:
         """Suggest recalibrating."""

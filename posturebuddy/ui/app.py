@@ -50,6 +50,7 @@ from posturebuddy.ui.messages import (
     CalibrationFinished,
     CalibrationRequested,
     ConnectionChanged,
+    LeanFinished,
     PromptAnswerChosen,
     PromptClosed,
     PromptOpened,
@@ -358,6 +359,11 @@ class PostureBuddyApp(App[None]):
         """Start an upright capture."""
         if self.session is not None:
             self.session.calibrate()
+
+    def on_lean_finished(self, message: LeanFinished) -> None:
+        """The wizard's lean step: use (and remember) the reference with the wearer's own forward direction."""
+        if self.session is not None:
+            self.session.use_reference(message.reference, "wizard (lean)")
 
     def on_calibration_finished(self, message: CalibrationFinished) -> None:
         """An automatic capture is worth a word (the wizard shows its own result)."""

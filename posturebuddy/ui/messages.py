@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from posturebuddy.model import ConnectionState, Prompt, PromptKind, PromptOutcome
+from posturebuddy.motion.calibration import UprightReference
 
 
 @dataclass
@@ -80,6 +81,13 @@ class PromptAnswerChosen(Message):
 
     prompt_id: int
     outcome: PromptOutcome
+
+
+@dataclass
+class LeanFinished(Message):
+    """The wizard's lean-forward step gave a forward direction: use this reference (the app asks the session)."""
+
+    reference: UprightReference
 
 
 @dataclass

@@ -20,9 +20,11 @@ from typing import Protocol
 from posturebuddy.devices import NudgePattern, TagFamily
 from posturebuddy.link.scan import BleBackend, FoundDevice
 from posturebuddy.model import ConnectionState, PromptOutcome
+from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.posture import CoachState
 from posturebuddy.session.bus import EventBus
 from posturebuddy.session.engine import EngineSettings
+from posturebuddy.session.replay import ReplayStatus
 
 
 class SessionLink(Protocol):
@@ -98,6 +100,10 @@ class DashboardSession(Protocol):
         """Start a guided upright capture."""
         ...
 
+    def use_reference(self, reference: UprightReference, how: str) -> None:
+        """Judge posture against ``reference`` from now on (the wizard's lean step refines the forward direction)."""
+        ...
+
     def set_quiet(self, quiet: bool) -> None:
         """Quiet mode on or off."""
         ...
@@ -109,3 +115,32 @@ class DashboardSession(Protocol):
 
 SessionFactory = Callable[[], AbstractAsyncContextManager[DashboardSession]]
 """Makes the session inside the app's running loop (see the module docstring)."""
+
+
+class ReplayControls(Protocol):
+    """What the replay bar and its keys need of a replay (:class:`~posturebuddy.session.replay.ReplaySession`)."""
+
+    @property
+    def status(self) -> ReplayStatus:
+        """Where the replay is."""
+        ...
+
+    def toggle_pause(self) -> bool:
+        """Pause or play; returns whether it is now paused."""
+        ...
+
+    def faster(self) -> float | None:
+        """The next speed up; returns it (``None``: as fast as possible)."""
+        ...
+
+    def slower(self) -> float | None:
+        """The next speed down; returns it."""
+        ...
+
+    def seek_by(self, seconds: float) -> None:
+        """Move by ``seconds`` of recording (negative: back)."""
+        ...
+
+    def seek_to(self, t_s: float) -> None:
+        """Move to host time ``t_s`` (seconds since the epoch)."""
+        ...

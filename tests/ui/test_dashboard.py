@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
 from textual.message import Message
@@ -23,6 +26,7 @@ from posturebuddy.motion.calibration import (
     ForwardMethod,
     UprightReference,
 )
+from posturebuddy.motion.orientation import TiltEstimate, TiltSource
 from posturebuddy.posture.exercises import DISCLAIMER, RED_FLAGS
 from posturebuddy.session.engine import CalibrationChanged, CalibrationProgressed
 from posturebuddy.ui.app import PostureBuddyApp, make_app
@@ -182,12 +186,31 @@ async def test_the_calibration_wizard_starts_a_capture_and_shows_the_result(buil
             duration_s=5.0,
         )
         session.publish(CalibrationChanged(T0 + 5, reference=reference, how="wizard"))
-        session.publish(snapshot(T0 + 6, flexion_deg=12.0))
+        session.publish(snapshot(T0 + 6, flexion_deg=1.0))
         await settle(pilot)
         assert [m.how for m in of_type(messages, CalibrationFinished)] == ["wizard"]
         text = str(screen.query_one("#calibration-text", Static).render())
         assert "Upright posture saved: averaged over 5 s" in text
-        assert "most so far +12 deg" in text
+        assert "lean forward a little" in text
+        # the wearer leans 12 deg towards a direction 20 deg off the mounting's forward, and holds it
+        up, fwd = np.array(reference.up_tag), np.array(reference.forward_tag)
+        side = np.cross(up, fwd)
+        direction = math.cos(math.radians(20)) * fwd + math.sin(math.radians(20)) * side
+        # leaning forward turns the tag forward, so the world's up, seen from the tag, turns backward
+        leaning = math.cos(math.radians(12)) * up - math.sin(math.radians(12)) * direction
+        for k in range(40):  # 4 s at the engine's 10 Hz
+            t = T0 + 7 + k * 0.1
+            tilt = TiltEstimate(t, tuple(leaning.tolist()), TiltSource.QUATERNION, 0.05, 0.002, 1.0)  # type: ignore[arg-type]
+            session.publish(replace(snapshot(t, flexion_deg=12.0), tilt=tilt))
+            await settle(pilot, rounds=1)
+        assert len(session.references) == 1
+        lean_ref, how = session.references[0]
+        assert how == "wizard (lean)"
+        assert lean_ref.lean_deg == pytest.approx(12.0, abs=0.5)
+        angle = math.degrees(math.acos(float(np.dot(lean_ref.forward_tag, reference.forward_tag))))
+        assert angle == pytest.approx(20.0, abs=1.0)  # the wearer's own forward, not the mounting's
+        text = str(screen.query_one("#calibration-text", Static).render())
+        assert "Forward direction learned from your lean (12 deg)" in text
         await pilot.press("enter")
         assert app.screen is app.dashboard
 

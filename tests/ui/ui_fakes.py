@@ -24,6 +24,7 @@ from posturebuddy.model import (
     TagInfo,
 )
 from posturebuddy.motion.activity import ActivityFrame
+from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.posture import CoachState, DetectorFrame
 from posturebuddy.posture.events import PromptAnswered, PromptRaised
 from posturebuddy.session.bus import EventBus
@@ -151,6 +152,7 @@ class FakeSession:
         self.error: str | None = None
         self.answers: list[tuple[int, PromptOutcome]] = []
         self.calibrations = 0
+        self.references: list[tuple[UprightReference, str]] = []
         self.quiet: list[bool] = []
         self.nudges: list[NudgePattern] = []
         self.open: Prompt | None = None
@@ -194,6 +196,9 @@ class FakeSession:
 
     def calibrate(self) -> None:
         self.calibrations += 1
+
+    def use_reference(self, reference: UprightReference, how: str) -> None:
+        self.references.append((reference, how))
 
     def set_quiet(self, quiet: bool) -> None:
         self.quiet.append(quiet)

@@ -1,9 +1,12 @@
 """The calibration wizard: sit upright and keep still, see the capture progress, then (optionally) lean forward
-to check that the forward tilt grows, and see the result.
+a little and hold, so that PostureBuddy learns which way is forward on *your* back, and see the result.
 
 It drives :meth:`LiveSession.calibrate` (through the app, with a
 :class:`~posturebuddy.ui.messages.CalibrationRequested` message) and draws from the view state, which the app
-fills from ``CalibrationProgressed`` / ``CalibrationChanged`` events.
+fills from ``CalibrationProgressed`` / ``CalibrationChanged`` events. The lean step runs here, on the tilt of the
+engine's snapshots (:class:`~posturebuddy.motion.calibration.LeanCapture`); its reference goes back to the
+session with a :class:`~posturebuddy.ui.messages.LeanFinished` message. Skipping it keeps the forward direction
+of the tag family's documented mounting.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, ProgressBar, Static
 
-from posturebuddy.ui.messages import CalibrationRequested
+from posturebuddy.devices import UnknownFamilyError, get_family
+from posturebuddy.motion.calibration import CaptureState, LeanCapture, StillCapture, UprightReference
+from posturebuddy.ui.messages import CalibrationRequested, LeanFinished
 from posturebuddy.ui.view import DashboardView
 
 
@@ -49,7 +54,10 @@ class CalibrationScreen(ModalScreen[None]):
         super().__init__(id="calibration")
         self.step = Step.INTRO
         self.changes_at_start = 0
-        self.lean_max_deg: float | None = None
+        self.lean: LeanCapture | None = None
+        self.lean_reference: UprightReference | None = None
+        self.lean_hint = ""
+        self._lean_fed_t = float("-inf")
         self.result_text = ""
         self.last_view: DashboardView | None = None
         self.ready = False
@@ -109,20 +117,53 @@ class CalibrationScreen(ModalScreen[None]):
                     f"Upright posture saved: averaged over {ref.duration_s:.0f} s of stillness "
                     f"(spread {ref.spread_deg:.1f} deg)."
                 )
-                self.query_one("#calibration-progress", ProgressBar).update(progress=1.0)
+                self.query_one("#calibration-progress", ProgressBar).update(progress=0.0)
+                self.lean = self._lean_capture(ref, view)
                 self.refresh_bindings()
         if self.step is Step.RESULT:
-            self._show_result(view)
+            self._feed_lean(view)
+            self._show_result()
 
-    def _show_result(self, view: DashboardView) -> None:
+    @staticmethod
+    def _lean_capture(ref: UprightReference, view: DashboardView) -> LeanCapture:
+        """The lean step after this upright (checked against the family's mounting where it is documented)."""
+        still = StillCapture(ref.up_tag, ref.t_s - ref.duration_s, ref.t_s, ref.spread_deg, 0, 0.0)
+        try:
+            forward = get_family(view.link.family).forward_axis if view.link.family else None
+        except UnknownFamilyError:
+            forward = None
+        return LeanCapture(still, expected_forward=forward)
+
+    def _feed_lean(self, view: DashboardView) -> None:
         snap = view.snapshot
-        flexion = snap.angles.flexion_deg if snap is not None and snap.angles is not None else None
-        if flexion is not None:
-            self.lean_max_deg = flexion if self.lean_max_deg is None else max(self.lean_max_deg, flexion)
+        if self.lean is None or self.lean_reference is not None or snap is None or snap.tilt is None:
+            return
+        if snap.tilt.t_s <= self._lean_fed_t:
+            return
+        self._lean_fed_t = snap.tilt.t_s
+        status = self.lean.update(snap.tilt)
+        self.query_one("#calibration-progress", ProgressBar).update(progress=status.progress)
+        self.lean_hint = status.reason or ("Hold it..." if status.state is CaptureState.CAPTURING else "")
+        result = self.lean.result
+        if result is not None:
+            self.lean_reference = self.lean.reference()
+            self.lean_hint = ""
+            self.post_message(LeanFinished(self.lean_reference))
+
+    def _show_result(self) -> None:
         text = Text(self.result_text + "\n\n", style="bold green")
-        text.append("Optional check: lean forward slowly, then sit up again. The forward tilt should grow.\n")
-        if flexion is not None and self.lean_max_deg is not None:
-            text.append(f"Forward tilt now {flexion:+.0f} deg, most so far {self.lean_max_deg:+.0f} deg.", style="bold")
+        ref = self.lean_reference
+        if ref is not None and ref.lean_deg is not None:
+            text.append(
+                f"Forward direction learned from your lean ({ref.lean_deg:.0f} deg). You can sit up again.",
+                style="bold",
+            )
+        else:
+            text.append(
+                "Optional: lean forward a little from the hips (10-20 deg) and hold still for 2 s, so that "
+                "PostureBuddy learns which way is forward on your back. Or skip it: the tag's usual mounting "
+                "gives the direction."
+            )
         text.append("\n\nPress Enter to finish.", style="dim")
         self.query_one("#calibration-text", Static).update(text)
-        self.query_one("#calibration-hint", Static).update("")
+        self.query_one("#calibration-hint", Static).update(Text(self.lean_hint, style="bold"))

@@ -58,6 +58,7 @@ async def open_demo_session(
     engine: EngineSettings | None = None,
     rate_hz: float = 50.0,
     on_tag: Callable[[VirtualTag], None] | None = None,
+    recording_path: Path | None = None,
 ) -> AsyncIterator[LiveSession]:
     """A live session connected (once ``run``) to a virtual tag played by a simulated wearer.
 
@@ -72,6 +73,8 @@ async def open_demo_session(
         engine: engine settings (default: the built-in defaults).
         rate_hz: the sample rate to simulate and ask for.
         on_tag: called with the virtual tag once it is on the air (tests use it to inject faults).
+        recording_path: record the session to this new file (``None``: do not record; the demo itself does
+            not record).
     """
     from simulators.ble.stack import VirtualAir, set_default_central
     from simulators.tags import make_virtual_tag
@@ -100,6 +103,7 @@ async def open_demo_session(
                 clock=clock,
                 source_kind=SourceKind.SIMULATED,
                 extra_metadata={"scenario": loaded.name, "speed": speed},
+                recording_path=recording_path,
             )
         finally:
             set_default_central(None)

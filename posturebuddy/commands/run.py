@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -46,6 +47,17 @@ def new_recording_path(settings: Settings, when_s: float, label: str = "session"
     """A fresh recording file name in the recordings directory, e.g. ``2026-11-21_0930_session.pbrec``."""
     stamp = datetime.fromtimestamp(when_s).astimezone().strftime("%Y-%m-%d_%H%M%S")
     return recordings_dir(settings) / f"{stamp}_{label}.pbrec"
+
+
+def apply_retention_before(settings: Settings, recording: Path) -> None:
+    """Retention: trim raw data older than ``[recording] retention_days`` from the other recordings (never
+    ``recording``, the one about to be written). A failure is logged; it never stops the session."""
+    from posturebuddy.session.retention import apply_retention
+
+    try:
+        apply_retention(recordings_dir(settings), settings.recording.retention_days, exclude=[recording])
+    except Exception:  # retention is housekeeping: log it, coach anyway
+        logging.getLogger(__name__).exception("retention failed; the session goes on")
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
@@ -146,6 +158,8 @@ async def _run_headless(settings: Settings, options: LinkOptions, *, record: boo
     stop = asyncio.Event()
     install_stop_signals(stop)
     path = new_recording_path(settings, datetime.now().timestamp()) if record else None  # noqa: DTZ005
+    if path is not None:
+        await asyncio.to_thread(apply_retention_before, settings, path)
     return await stream_json_lines(
         options,
         BleBackend(),
@@ -165,6 +179,8 @@ def live_session_factory(
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[LiveSession]:
         path = new_recording_path(settings, datetime.now().timestamp()) if record else None  # noqa: DTZ005
+        if path is not None:
+            await asyncio.to_thread(apply_retention_before, settings, path)
         yield LiveSession(
             options,
             backend or BleBackend(),

@@ -4,7 +4,9 @@
 (:func:`posturebuddy.config.recordings_dir`): file, day and start time, duration, tag, packets, the episodes and
 prompts stored in it, and the scenario of simulated ones. A file that cannot be read is listed with its error;
 it never stops the listing. ``show N`` prints the metadata and counts of the N-th recording of the list.
-``delete`` and ``export`` are not built yet (exit 69, issue #7).
+``delete N`` removes the N-th recording (and its ``-wal``/``-shm`` files) after asking, unless ``--yes``;
+``export N OUT`` writes it as ``posturebuddy export`` does, the format from OUT's suffix (``.csv``,
+``.parquet``). ``list`` first applies retention (:mod:`posturebuddy.session.retention`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime as dt
 import json
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,9 +30,7 @@ from posturebuddy.session.recording import RecordingDamageWarning, RecordingErro
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 69
 PROG = "posturebuddy sessions"
-PLANNED_ISSUE = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,15 +239,12 @@ def print_details(number: int, info: SessionInfo, console: Console) -> None:
 def run_sessions(args: argparse.Namespace, settings: Settings) -> int:
     """Run the command; returns the exit code."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if args.action in ("delete", "export"):
-        err.print(
-            f"{PROG} {args.action}: not available yet; it arrives with sessions: history (issue #{PLANNED_ISSUE}). "
-            "'sessions list' and 'sessions show N' work today.",
-            markup=False,
-        )
-        return EXIT_UNAVAILABLE
     directory = recordings_dir(settings)
+    if args.action == "list":
+        _retention(directory, settings, err)
     infos = list_sessions(directory)
+    if args.action in ("delete", "export"):
+        return _delete_or_export(args, settings, infos, directory, err)
     console = Console(highlight=False)
     if args.action == "list":
         if args.json:
@@ -276,4 +274,104 @@ def run_sessions(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(info.to_json(number), indent=2, allow_nan=False))
     else:
         print_details(number, info, console)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ delete, export, retention
+
+
+def _retention(directory: Path, settings: Settings, err: Console) -> None:
+    """Apply ``[recording] retention_days`` before listing (see :mod:`posturebuddy.session.retention`)."""
+    from posturebuddy.session.retention import apply_retention
+
+    keep = settings.recording.retention_days
+    trimmed = apply_retention(directory, keep)
+    if trimmed:
+        packets = sum(t.deleted_packets for t in trimmed)
+        err.print(
+            f"retention: deleted {packets:,} raw packets older than {keep} days from {len(trimmed)} recording(s); "
+            "their summaries, episodes and prompts are kept ([recording] retention_days)",
+            markup=False,
+        )
+
+
+def _pick(args: argparse.Namespace, infos: list[SessionInfo], directory: Path, err: Console) -> SessionInfo | int:
+    """The session named by ``args.session`` (a number from the list), or an exit code after a message."""
+    action = args.action
+    if args.session is None:
+        err.print(f"{PROG} {action}: give the number of a session from 'posturebuddy sessions list'", markup=False)
+        return EXIT_USAGE
+    try:
+        number = int(args.session)
+    except ValueError:
+        err.print(f"{PROG} {action}: {args.session!r} is not a session number (see 'sessions list')", markup=False)
+        return EXIT_USAGE
+    if not 1 <= number <= len(infos):
+        err.print(
+            f"{PROG} {action}: no session {number}; {directory} holds {len(infos)} recording(s) (see 'sessions list')",
+            markup=False,
+        )
+        return EXIT_FAILED
+    return infos[number - 1]
+
+
+def _delete_or_export(
+    args: argparse.Namespace, settings: Settings, infos: list[SessionInfo], directory: Path, err: Console
+) -> int:
+    picked = _pick(args, infos, directory, err)
+    if isinstance(picked, int):
+        return picked
+    if args.action == "delete":
+        return delete_session(picked, yes=bool(getattr(args, "yes", False)), err=err)
+    out: Path | None = args.out
+    if out is None:
+        err.print(
+            f"{PROG} export: give an output file ending in .csv or .parquet, e.g. "
+            f"'posturebuddy sessions export {args.session} session.csv'",
+            markup=False,
+        )
+        return EXIT_USAGE
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "parquet"):
+        err.print(
+            f"{PROG} export: {out}: the format comes from the suffix, .csv or .parquet (got {out.suffix or 'none'})",
+            markup=False,
+        )
+        return EXIT_USAGE
+    from posturebuddy.commands.export import ExportError, check_outputs, run_export_to
+
+    try:
+        check_outputs(picked.path, [(fmt, out)])
+    except ExportError as exc:
+        err.print(f"{PROG} export: error: {exc}", markup=False)
+        return EXIT_USAGE
+    return run_export_to(picked.path, [(fmt, out)], settings, posture=True, prog=f"{PROG} export")
+
+
+def delete_session(info: SessionInfo, *, yes: bool, err: Console, ask: Callable[[str], str] = input) -> int:
+    """Delete a recording and its ``-wal``/``-shm`` companions, after confirmation unless ``yes``."""
+    path = info.path
+    if info.error == "" and not info.closed and not yes:
+        err.print(f"{path.name} was not closed cleanly: it may still be recording.", markup=False)
+    if not yes:
+        what = f"{_day_and_time(info.start_s)}, {_duration(info.duration_s)}, {info.packets:,} packets"
+        try:
+            answer = ask(f"Delete {path} ({what})? This cannot be undone. [y/N] ")
+        except (EOFError, OSError):  # no input to read (closed, or not a terminal that can answer)
+            answer = ""
+            err.print("(no answer: add --yes to delete without asking)", markup=False)
+        if answer.strip().lower() not in ("y", "yes"):
+            err.print("nothing deleted", markup=False)
+            return EXIT_OK
+    removed = []
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            err.print(f"{PROG} delete: error: cannot delete {p}: {exc.strerror or exc}", markup=False)
+            return EXIT_FAILED
+        removed.append(p.name)
+    print(f"deleted {', '.join(removed)}")
     return EXIT_OK

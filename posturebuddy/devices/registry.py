@@ -16,6 +16,10 @@ from posturebuddy.devices.base import TagFamily
 FAMILY_MODULES: tuple[str, ...] = ("pbtag", "thingy52", "witmotion", "sensortag", "microbit")
 """Module names under ``posturebuddy.devices``, in matching priority order."""
 
+FILE_FAMILY_MODULES: tuple[str, ...] = ("imported",)
+"""Families that exist only in recordings (no tag advertises them): :func:`get_family` finds them, scanning and
+:func:`all_families` do not."""
+
 
 class UnknownFamilyError(KeyError):
     """A family id that is not supported. The message lists the supported ones."""
@@ -46,6 +50,10 @@ def get_family(family_id: str) -> TagFamily:
     for family in all_families():
         if family.family_id == family_id:
             return family
+    if family_id in FILE_FAMILY_MODULES:
+        family = importlib.import_module(f"posturebuddy.devices.{family_id}").FAMILY
+        assert isinstance(family, TagFamily), f"{family_id}.FAMILY is not a TagFamily"
+        return family
     raise UnknownFamilyError(family_id)
 
 

@@ -72,9 +72,11 @@ def test_show_one_and_planned_actions(config: str, capsys: pytest.CaptureFixture
     assert main(["--config", config, "sessions", "show", "9"]) == 1
     assert main(["--config", config, "sessions", "show"]) == 2
     capsys.readouterr()
-    for action in ("delete", "export"):
-        assert main(["--config", config, "sessions", action, "1"]) == 69
-        assert "issue #7" in capsys.readouterr().err
+    # delete asks first (no answer here: nothing deleted); export needs an output file
+    assert main(["--config", config, "sessions", "delete", "1"]) == 0
+    assert "nothing deleted" in capsys.readouterr().err
+    assert main(["--config", config, "sessions", "export", "1"]) == 2
+    assert ".csv or .parquet" in capsys.readouterr().err
 
 
 def test_an_empty_or_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,7 @@ Parsing lives here; each command's work lives in the package that owns it and is
 command runs, so ``posturebuddy --help`` is instant and a headless command never loads the dashboard.
 
 Exit codes: 0 success, 1 the command failed (the message says why), 2 bad usage or a bad config file,
-69 the command is planned but not built yet (the message names the capability that brings it).
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from posturebuddy import __version__
@@ -34,26 +33,9 @@ from posturebuddy.logs import setup_logging
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE from sysexits.h
 
 FAMILIES = ("posturebuddy", "thingy52", "witmotion", "sensortag", "microbit")
 
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A command that is designed (its options are final) but whose capability has not landed yet."""
-
-    capability: str
-    issue: int
-
-
-# Commands whose capability has not landed yet. Each entry is removed when its capability lands.
-PLANNED: dict[str, Planned] = {
-    "calibrate": Planned("the posture engine", 5),
-    "report": Planned("sessions: reports", 7),
-    "import": Planned("sessions: import and export", 7),
-    "export": Planned("sessions: import and export", 7),
-}
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -187,13 +169,20 @@ def _calibrate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "Sit upright, comfortably, and keep still for a few seconds while PostureBuddy records what upright\n"
         "looks like for you. Optionally lean forward a little when asked, so it learns which way is forward\n"
         "on your back. The result is stored for this tag.",
-        "  posturebuddy calibrate\n  posturebuddy calibrate --no-lean",
+        "  posturebuddy calibrate\n  posturebuddy calibrate --no-lean\n"
+        "  posturebuddy calibrate --list\n  posturebuddy calibrate --forget --address F0:12:34:56:78:9A",
     )
     p.add_argument("--address", help="tag to calibrate (default: the configured tag)")
     p.add_argument(
         "--no-lean",
         action="store_true",
         help="skip the lean-forward step; use the tag's documented mounting for the forward direction",
+    )
+    p.add_argument("--list", action="store_true", help="list the remembered calibrations and exit")
+    p.add_argument(
+        "--forget",
+        action="store_true",
+        help="forget the remembered calibration of the tag (the next run captures anew)",
     )
 
 
@@ -214,6 +203,24 @@ def _replay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--headless", action="store_true", help="no dashboard: print events as JSON lines")
 
 
+def add_csv_column_options(p: argparse.ArgumentParser) -> None:
+    """The options that say which CSV columns hold what, in which units (``analyze`` and ``import``)."""
+    csv = p.add_argument_group("CSV input")
+    csv.add_argument("--time-col", help="column with time in seconds (omit and give --rate if there is none)")
+    csv.add_argument("--rate", type=float, help="sample rate in Hz when the CSV has no time column")
+    csv.add_argument("--accel-cols", help="three comma-separated accelerometer columns (x,y,z)")
+    csv.add_argument(
+        "--accel-unit", choices=("g", "m/s^2", "raw"), help="(default: from the header, e.g. '(g)' or 'mps2'; else g)"
+    )
+    csv.add_argument("--accel-scale", type=float, help="counts per g when --accel-unit raw")
+    csv.add_argument("--gyro-cols", help="three comma-separated gyroscope columns (x,y,z)")
+    csv.add_argument(
+        "--gyro-unit",
+        choices=("deg/s", "rad/s"),
+        help="(default: from the header, e.g. '(deg/s)' or 'radps'; else deg/s)",
+    )
+
+
 def _analyze_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = _add(
         sub,
@@ -231,20 +238,7 @@ def _analyze_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--timeline", type=Path, metavar="OUT.csv", help="also write a per-sample timeline CSV")
     p.add_argument("--calibrate", metavar="START:END", help="take the upright reference from this span (seconds)")
-    csv = p.add_argument_group("CSV input")
-    csv.add_argument("--time-col", help="column with time in seconds (omit and give --rate if there is none)")
-    csv.add_argument("--rate", type=float, help="sample rate in Hz when the CSV has no time column")
-    csv.add_argument("--accel-cols", help="three comma-separated accelerometer columns (x,y,z)")
-    csv.add_argument(
-        "--accel-unit", choices=("g", "m/s^2", "raw"), help="(default: from the header, e.g. '(g)' or 'mps2'; else g)"
-    )
-    csv.add_argument("--accel-scale", type=float, help="counts per g when --accel-unit raw")
-    csv.add_argument("--gyro-cols", help="three comma-separated gyroscope columns (x,y,z)")
-    csv.add_argument(
-        "--gyro-unit",
-        choices=("deg/s", "rad/s"),
-        help="(default: from the header, e.g. '(deg/s)' or 'radps'; else deg/s)",
-    )
+    add_csv_column_options(p)
 
 
 def _sessions_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -254,12 +248,14 @@ def _sessions_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "list, show, delete or export recorded sessions",
         "Manage the recorded sessions in the data directory: list them with their figures (upright share,\n"
         "episodes, prompts answered, breaks, longest unbroken sitting), show one, delete or export it.",
-        "  posturebuddy sessions list\n  posturebuddy sessions show 12\n  posturebuddy sessions export 12 out.csv",
+        "  posturebuddy sessions list\n  posturebuddy sessions show 12\n  posturebuddy sessions export 12 out.csv\n"
+        "  posturebuddy sessions export 12 out.parquet\n  posturebuddy sessions delete 12 --yes",
     )
     p.add_argument("action", choices=("list", "show", "delete", "export"), help="what to do")
     p.add_argument("session", nargs="?", help="session id (for show, delete, export)")
     p.add_argument("out", nargs="?", type=Path, help="output file (for export)")
     p.add_argument("--json", action="store_true", help="with list or show: print JSON")
+    p.add_argument("--yes", action="store_true", help="with delete: do not ask for confirmation")
 
 
 def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -267,16 +263,31 @@ def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         sub,
         "report",
         "a day's or week's posture summary, in the terminal or as HTML/PNG",
-        "Summarise a day or a week: upright share, episodes, prompts and what you did with them, breaks, and\n"
-        "a picture of the day (posture timeline, forward tilt over time, breaks).",
-        "  posturebuddy report\n  posturebuddy report --day 2026-11-20 --png day.png\n"
-        "  posturebuddy report --week 2026-W47 --html week.html",
+        "Summarise a day or a week from the recordings in the recordings directory: upright share (of the\n"
+        "time posture was judged), episodes by kind, prompts and what you did with them, breaks taken, the\n"
+        "longest unbroken sitting and the recorded time, with a small timeline of the day. Days are calendar\n"
+        "days in your local time zone. Recordings without per-minute summaries (older or simulated ones) are\n"
+        "analysed once, with a progress bar, and the summaries are stored in them for next time.\n"
+        "A day without recordings is not an error (exit 0) unless --html or --png asked for a file (exit 1).\n"
+        "PostureBuddy coaches habits; it is not medical advice.",
+        "  posturebuddy report                                  # today, in the terminal\n"
+        "  posturebuddy report --day yesterday\n"
+        "  posturebuddy report --day 2026-01-05 --png day.png   # a picture of the day\n"
+        "  posturebuddy report --week 2026-W02 --html week.html # one row per day, with totals\n"
+        "  posturebuddy report --week last --png week.png",
     )
     when = p.add_mutually_exclusive_group()
-    when.add_argument("--day", help="YYYY-MM-DD (default: today)")
-    when.add_argument("--week", help="ISO week, YYYY-Www")
-    p.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
-    p.add_argument("--png", type=Path, metavar="FILE", help="also write a PNG picture of the day")
+    when.add_argument("--day", help="YYYY-MM-DD, 'today' or 'yesterday' (default: today)")
+    when.add_argument("--week", help="ISO week YYYY-Www (e.g. 2026-W02), 'this' or 'last'")
+    p.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report (inline SVG)")
+    p.add_argument(
+        "--png", type=Path, metavar="FILE", help="also write a PNG picture (needs: pip install 'posturebuddy[report]')"
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not store computed per-minute summaries back into recordings that lack them",
+    )
 
 
 def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -285,11 +296,25 @@ def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "import",
         "turn a CSV of raw IMU data into a recording",
         "Import raw IMU data recorded by another app or device into a PostureBuddy recording, which analyze,\n"
-        "replay and report then accept. Column options are the same as for analyze.",
-        "  posturebuddy import phone.csv --out phone.pbrec --time-col t --accel-cols ax,ay,az",
+        "replay and report then accept. Each row becomes one stored sample (acceleration in g, angular rate\n"
+        "in deg/s, the file's own axes). Common headers are recognised (x-io, BROAD, 'ax,ay,az', 'accel_x_g'...);\n"
+        "otherwise say which columns hold what and in which units, as for analyze. Times counting from 0 are\n"
+        "placed on the calendar: at --start, else so that the data ends at the CSV's modification time.",
+        "  posturebuddy import phone.csv                                  # writes phone.pbrec beside it\n"
+        "  posturebuddy import phone.csv --out phone.pbrec --time-col t --accel-cols ax,ay,az \\\n"
+        "      --accel-unit m/s^2 --gyro-cols gx,gy,gz --gyro-unit rad/s --start 2026-11-20T09:30\n"
+        "  posturebuddy import log.csv --rate 100 --accel-cols X,Y,Z --accel-unit raw --accel-scale 4096\n"
+        "  posturebuddy analyze phone.pbrec                               # then analyze, replay or export it",
     )
     p.add_argument("file", type=Path, help="CSV file")
-    p.add_argument("--out", type=Path, help="recording to write (default: next to the CSV)")
+    p.add_argument("--out", type=Path, help="recording to write (default: next to the CSV, FILE.pbrec)")
+    p.add_argument(
+        "--start",
+        metavar="WHEN",
+        help="date and time of the first sample when the CSV's times count from 0, e.g. 2026-11-20T09:30 "
+        "(local time unless a zone is given) or POSIX seconds",
+    )
+    add_csv_column_options(p)
 
 
 def _export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -297,13 +322,20 @@ def _export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         sub,
         "export",
         "write a recording as CSV or Parquet",
-        "Export a recording's decoded samples and events for your own analysis. Parquet needs pyarrow.",
-        "  posturebuddy export session.pbrec --csv session.csv\n"
-        "  posturebuddy export session.pbrec --parquet s.parquet",
+        "Export a recording's decoded samples and its events for your own analysis (pandas, R, a spreadsheet).\n"
+        "The samples file has one row per sample: t_s (POSIX seconds), the fields the tag sends (accel_*_g,\n"
+        "gyro_*_dps, quat_*, gravity_*_g) and what the engine judged at that moment (flexion_deg, lateral_deg,\n"
+        "posture, activity). The events (episodes, prompts, calibrations, link events, ground truth) go to a\n"
+        "second file beside it, NAME.events.csv or NAME.events.parquet. A samples CSV can be imported again.\n"
+        "Parquet needs pyarrow: pip install 'posturebuddy[parquet]'.",
+        "  posturebuddy export session.pbrec --csv session.csv          # and session.events.csv\n"
+        "  posturebuddy export session.pbrec --parquet s.parquet\n"
+        "  posturebuddy export session.pbrec --csv s.csv --no-posture   # samples only, faster",
     )
     p.add_argument("file", type=Path, help="recording file")
-    p.add_argument("--csv", type=Path, help="CSV file to write")
-    p.add_argument("--parquet", type=Path, help="Parquet file to write")
+    p.add_argument("--csv", type=Path, metavar="OUT.csv", help="CSV file to write")
+    p.add_argument("--parquet", type=Path, metavar="OUT.parquet", help="Parquet file to write")
+    p.add_argument("--no-posture", action="store_true", help="leave out the engine's judgement (no analysis is run)")
 
 
 def _config_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -390,12 +422,16 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("posturebuddy.commands.analyze", "run_analyze"),
+    "calibrate": ("posturebuddy.commands.calibrate", "run_calibrate"),
     "decode": ("posturebuddy.commands.decode", "run_decode"),
     "demo": ("posturebuddy.commands.demo", "demo_command"),
+    "export": ("posturebuddy.commands.export", "run_export"),
+    "import": ("posturebuddy.commands.import_csv", "run_import"),
     "replay": ("posturebuddy.commands.replay", "run_replay"),
     "run": ("posturebuddy.commands.run", "run_command"),
     "scan": ("posturebuddy.commands.scan", "scan_command"),
     "sessions": ("posturebuddy.commands.sessions", "run_sessions"),
+    "report": ("posturebuddy.commands.report", "run_report"),
 }
 """Commands whose work lives in ``posturebuddy.commands``: (module, function), imported only when they run."""
 
@@ -427,15 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"posturebuddy: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    handler = HANDLERS.get(args.command)
-    if handler is None:
-        planned = PLANNED[args.command]
-        print(
-            f"posturebuddy {args.command}: not available yet; it arrives with {planned.capability} "
-            f"(issue #{planned.issue}). See the README's roadmap.",
-            file=sys.stderr,
-        )
-        return EXIT_UNAVAILABLE
+    handler = HANDLERS[args.command]
     try:
         return handler(args, settings)
     except ConfigError as exc:

@@ -50,6 +50,7 @@ from posturebuddy.session.recording import (
     SourceKind,
     link_event_record,
 )
+from posturebuddy.session.summaries import MinuteSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,17 @@ def is_droppable(item: object) -> bool:
 
 
 class SessionRecorder:
-    """Writes a session's raw packets and its events into the recording format."""
+    """Writes a session's raw packets and its events into the recording format, with per-minute summaries.
 
-    def __init__(self, writer: RecordingWriter) -> None:
+    Summaries (:class:`~posturebuddy.session.summaries.MinuteSummarizer`, fed with every event including the
+    engine's snapshots) are appended as each minute completes and, for the minute in progress, at every
+    :meth:`maybe_flush`, so they reach the file with the batches (at least once a second); :meth:`close`
+    writes the last, partial minute.
+    """
+
+    def __init__(self, writer: RecordingWriter, *, max_step_s: float = 10.0) -> None:
         self.writer = writer
+        self.summarizer = MinuteSummarizer(max_step_s=max_step_s)
         self._episode_ids: dict[tuple[str, float], int] = {}
         self.failed: str | None = None
 
@@ -78,8 +86,11 @@ class SessionRecorder:
         self._guard(self.writer.append_packet, packet)
 
     def event(self, event: object) -> None:
-        """Append what the recording format keeps of an event."""
-        if isinstance(event, ConnectionStateChanged | GapDetected | PacketRejected | BatteryRead | NudgeSent):
+        """Append what the recording format keeps of an event (snapshots feed only the minute summaries)."""
+        self.summarizer.feed(event)
+        if isinstance(event, EngineSnapshot):
+            self._summaries(include_open=False)
+        elif isinstance(event, ConnectionStateChanged | GapDetected | PacketRejected | BatteryRead | NudgeSent):
             self._guard(self.writer.append_link_event, link_event_record(event))
         elif isinstance(event, CalibrationChanged):
             ref = event.reference
@@ -112,12 +123,22 @@ class SessionRecorder:
             self._guard(self.writer.append_prompt_outcome, event.prompt_id, event.outcome, event.t_s)
 
     def maybe_flush(self) -> None:
-        """Write the pending batch if it is due (at least once a second)."""
+        """Write the pending batch if it is due (at least once a second), with the minute in progress."""
+        self._summaries(include_open=True)
         self._guard(self.writer.maybe_flush)
 
     def close(self) -> None:
-        """Flush everything and close the file."""
+        """Write the last minute's summary, flush everything and close the file."""
+        if self.failed is None:
+            for row in self.summarizer.close():
+                self._guard(self.writer.append_minute_summary, row)
         self._guard(self.writer.close)
+
+    def _summaries(self, *, include_open: bool) -> None:
+        """Append the minute summaries that changed (completed minutes; the open one too if asked)."""
+        if self.failed is None:
+            for row in self.summarizer.take_changed(include_open=include_open):
+                self._guard(self.writer.append_minute_summary, row)
 
     def _guard(self, fn: Callable[..., object], *args: object) -> None:
         """A full disk or a read-only directory must not stop the session: log once, keep coaching."""
@@ -303,6 +324,6 @@ class LiveSession:
     def _publish(self, item: object) -> None:
         if isinstance(item, CalibrationChanged):
             self._remember_calibration(item)
-        if self.recorder is not None and not isinstance(item, Sample | EngineSnapshot):
+        if self.recorder is not None and not isinstance(item, Sample):
             self.recorder.event(item)
         self.bus.publish(item)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from posturebuddy.cli import EXIT_UNAVAILABLE, EXIT_USAGE, PLANNED, build_parser, main
+from posturebuddy.cli import EXIT_USAGE, HANDLERS, build_parser, main
 
 COMMANDS = (
     "demo",
@@ -26,11 +26,11 @@ COMMANDS = (
 )
 
 
-def test_every_planned_command_exists() -> None:
+def test_every_command_exists_and_has_a_handler() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == set(COMMANDS)  # type: ignore[arg-type]
-    assert set(PLANNED) <= set(COMMANDS)
+    assert set(HANDLERS) == set(COMMANDS)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -59,25 +59,6 @@ def test_top_level_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_command_prints_help_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == EXIT_USAGE
     assert "commands:" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("command", sorted(PLANNED))
-def test_planned_commands_say_what_brings_them(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    parser = build_parser()
-    # give each command its required positional arguments
-    extra = {
-        "decode": ["--device", "microbit", "00"],
-        "replay": ["f"],
-        "analyze": ["f"],
-        "sessions": ["list"],
-        "import": ["f"],
-        "export": ["f"],
-    }.get(command, [])
-    parser.parse_args([command, *extra])
-    assert main([command, *extra]) == EXIT_UNAVAILABLE
-    err = capsys.readouterr().err
-    assert "not available yet" in err
-    assert f"issue #{PLANNED[command].issue}" in err
 
 
 def test_config_show_prints_effective_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -265,6 +265,10 @@ class ActivityClassifier:
         self._restart_filters()
 
     def _restart_filters(self) -> None:
+        self._acc_dt = math.nan  # the dt the cached smoothing factors were computed for
+        self._acc_k = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self._tilt_dt = math.nan
+        self._tilt_k = (0.0, 0.0)
         self._t_accel = -math.inf
         self._t_tilt = -math.inf
         # accelerometer filters
@@ -344,6 +348,25 @@ class ActivityClassifier:
         self._advance(float(t_s), _usable(accel_g), up, oriented and up is not None)
         return self._activity
 
+    def run_codes(
+        self,
+        t_s: Sequence[float],
+        accel_g: Sequence[tuple[float, float, float] | None],
+        up_tag: Sequence[tuple[float, float, float] | None],
+        oriented: Sequence[bool],
+    ) -> list[int]:
+        """:meth:`step` over many rows, returning activity codes (indices into :data:`ACTIVITY_CODES`): the batch
+        loop without per-row conversions. The caller passes rows already checked as :meth:`step` would (accelerometer
+        tuples finite and not zero, ``None`` otherwise; ``oriented`` false where ``up_tag`` is ``None``)."""
+        advance = self._advance
+        code_of = {a: i for i, a in enumerate(ACTIVITY_CODES)}
+        out: list[int] = []
+        append = out.append
+        for t, a, u, o in zip(t_s, accel_g, up_tag, oriented, strict=True):
+            advance(t, a, u, o)
+            append(code_of[self._activity])
+        return out
+
     def _advance(
         self,
         t: float,
@@ -410,18 +433,26 @@ class ActivityClassifier:
         if not dt > 0.0:
             return
         self._t_accel = t
-        k = _alpha(dt, st.accel_lowpass_s)
+        if dt != self._acc_dt:
+            # The same dt (even sample times) gives the same smoothing factors: computed once per distinct dt.
+            self._acc_dt = dt
+            self._acc_k = (
+                _alpha(dt, st.accel_lowpass_s),
+                _alpha(dt, st.movement_smoothing_s),
+                _alpha(dt, st.step_highpass_s),
+                _alpha(dt, st.step_lowpass_s),
+                _alpha(dt, st.offset_time_constant_s),
+            )
+        k, k_mov, k_hp, k_lp, k_off = self._acc_k
         lp[0] += k * (a[0] - lp[0])
         lp[1] += k * (a[1] - lp[1])
         lp[2] += k * (a[2] - lp[2])
         dx, dy, dz = a[0] - lp[0], a[1] - lp[1], a[2] - lp[2]
-        self._movement += _alpha(dt, st.movement_smoothing_s) * (
-            math.sqrt(dx * dx + dy * dy + dz * dz) - self._movement
-        )
+        self._movement += k_mov * (math.sqrt(dx * dx + dy * dy + dz * dz) - self._movement)
         # Step signal: band-passed |a|.
-        self._hp_ref += _alpha(dt, st.step_highpass_s) * (mag - self._hp_ref)
+        self._hp_ref += k_hp * (mag - self._hp_ref)
         prev_sig = self._step_sig
-        self._step_sig += _alpha(dt, st.step_lowpass_s) * ((mag - self._hp_ref) - self._step_sig)
+        self._step_sig += k_lp * ((mag - self._hp_ref) - self._step_sig)
         self._detect_step(t, prev_sig, self._step_sig)
         # Zero-velocity bounded integration of the vertical acceleration.
         exc = 0.0 if math.isnan(self._excursion) else self._excursion
@@ -433,7 +464,7 @@ class ActivityClassifier:
         was_still = self._still
         self._still = self._movement < st.still_g
         if self._still:
-            self._offset += _alpha(dt, st.offset_time_constant_s) * (vert - self._offset)
+            self._offset += k_off * (vert - self._offset)
             hist = self._offset_hist
             hist.append((t, self._offset))
             while t - hist[0][0] > st.settle_s:
@@ -642,7 +673,10 @@ class ActivityClassifier:
         self._up_prev = up
         self._t_tilt = t
         rate = _angle_deg(prev, up) / dt
-        self._tilt_rate += _alpha(dt, st.movement_smoothing_s) * (rate - self._tilt_rate)
+        if dt != self._tilt_dt:
+            self._tilt_dt = dt
+            self._tilt_k = (_alpha(dt, st.movement_smoothing_s), _alpha(dt, st.baseline_time_constant_s))
+        self._tilt_rate += self._tilt_k[0] * (rate - self._tilt_rate)
         base = self._baseline if self._baseline is not None else up
         exc = _angle_deg(up, base)
         self._excursion = exc
@@ -654,11 +688,12 @@ class ActivityClassifier:
         while t - win[0][0] > st.transition_window_s:
             win.popleft()
         self._swing = win[0][1]
-        # Still posture: follows slow drift while quiet and close; a new posture held still replaces it.
+        # Still posture: follows slow drift while quiet and close, or while quiet and not fidgeting (a gradual
+        # posture change); a new posture held still after a fidget (a held reach) replaces it.
         if not self._quiet():
             self._hold_up = None
-        elif exc <= st.fidget_tilt_deg:
-            k = _alpha(dt, st.baseline_time_constant_s)
+        elif exc <= st.fidget_tilt_deg or not self._fidget:
+            k = self._tilt_k[1]
             nb = (base[0] + k * (up[0] - base[0]), base[1] + k * (up[1] - base[1]), base[2] + k * (up[2] - base[2]))
             n = math.sqrt(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2])
             self._baseline = (nb[0] / n, nb[1] / n, nb[2] / n)
@@ -699,7 +734,9 @@ class ActivityClassifier:
         # Seated movement (fidget) with hysteresis.
         mov = self._movement
         moving = (not math.isnan(mov) and mov > st.fidget_g) or self._tilt_rate > st.fidget_rate_dps
-        moving = moving or (not math.isnan(self._excursion) and self._excursion > st.fidget_tilt_deg)
+        # The excursion from the still posture only sustains a fidget begun by movement or a quick tilt (a reach
+        # held for a moment); a gradual posture change (a head creeping forward at 1-2 deg/s) is not a fidget.
+        moving = moving or (self._fidget and not math.isnan(self._excursion) and self._excursion > st.fidget_tilt_deg)
         if moving:
             self._fidget = True
             self._quiet_since = math.nan

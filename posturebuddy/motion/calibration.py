@@ -255,6 +255,21 @@ def forward_from_mounting(up_tag: VecLike, forward_axis: VecLike) -> Vec3:
     return _unit(f)
 
 
+def usable_forward_hint(up_tag: VecLike, forward_hint: VecLike) -> Vec3:
+    """``forward_hint`` if it can give a forward direction for this ``up_tag``, else the tag axis most nearly
+    perpendicular to up (tag frame, unit).
+
+    A tag worn other than its family documents (or a generic IMU, e.g. an imported CSV, lying flat) can have the
+    documented forward axis along gravity; the capture must still give a reference, so the posture is judged by
+    the size of the tilt. Its forward/backward sign is then a guess: the lean-forward step fixes it.
+    """
+    u = _unit(up_tag)
+    if _norm(_reject(_unit(forward_hint), u)) >= _MIN_FORWARD_PROJECTION:
+        return _unit(forward_hint)
+    axes: tuple[Vec3, ...] = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    return min(axes, key=lambda a: abs(_dot(a, u)))
+
+
 @dataclass(frozen=True, slots=True)
 class AngleArrays:
     """Batch posture angles, degrees, one row per input (NaN where the input up vector was NaN).
@@ -548,6 +563,110 @@ class UprightCapture:
             forward_method=ForwardMethod.MOUNTING,
             spread_deg=cap.spread_deg,
             duration_s=cap.duration_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RefineSettings:
+    """How an automatic capture is refined by the still upright sitting that follows it (:class:`UprightRefiner`).
+
+    Attributes:
+        still_s: still time near the captured upright averaged into the refined reference, seconds. A 5-s capture
+            samples the wearer's slow postural sway (~0.5 deg RMS, periods of tens of seconds) at one moment, so
+            its error is of that order (0.1-0.5 deg on the simulator); 60 s of still sitting spans several sway
+            periods and brings the error to ~0.1-0.2 deg. 0 disables the refinement.
+        window_deg: only still samples within this angle of the captured upright count, degrees. Sway and
+            breathing stay within ~1.5 deg; a slouch, a recline or a reach held still leaves it, and a slow slouch
+            passes through it in a few seconds (a bias of at most ~0.2 deg).
+        within_s: the refinement gives up if the still time is not gathered within this long of the capture
+            (the wearer never came back to that posture), seconds.
+        max_motion_energy: a sample with more ``motion_energy`` does not count (as for the capture).
+    """
+
+    still_s: float = 60.0
+    window_deg: float = 2.0
+    within_s: float = 900.0
+    max_motion_energy: float = 1.5
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.still_s) and self.still_s >= 0.0):
+            raise ValueError(f"RefineSettings.still_s = {self.still_s!r} is not allowed: must be a number >= 0")
+        for name in ("window_deg", "within_s", "max_motion_energy"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0.0):
+                raise ValueError(f"RefineSettings.{name} = {value!r} is not allowed: must be a number > 0")
+
+
+class UprightRefiner:
+    """Refines an automatic upright capture with the still sitting near it that follows (streaming).
+
+    A capture averages a few seconds, during which the upper back sways slowly (tenths of a degree, over tens of
+    seconds): the reference is off by that much, and on a slow slouch (0.1-0.3 deg/s) every 0.1 deg of reference
+    error delays the dwell clock by 0.3-1 s. The refiner keeps averaging the up vector over samples the caller
+    says are still (the activity stage's ``still``), not initialising, below ``max_motion_energy`` and within
+    ``window_deg`` of the captured up vector, each weighted by its sample period (capped at 0.5 s), the capture
+    itself weighted by its duration. Once ``still_s`` of such time is gathered, :meth:`update` returns the refined
+    reference once (same method and forward hint, ``duration_s`` = capture + refinement); after ``within_s``
+    without enough it gives up (:attr:`finished`).
+
+    Only for automatic captures: a capture the wearer asked for (the wizard) is a deliberate posture and is kept.
+    """
+
+    def __init__(self, reference: UprightReference, settings: RefineSettings | None = None) -> None:
+        self._settings = settings if settings is not None else RefineSettings()
+        self._ref = reference
+        u = reference.up_tag
+        w = max(reference.duration_s, 1e-3)
+        self._sum = [u[0] * w, u[1] * w, u[2] * w]
+        self._weight = w
+        self._still = 0.0
+        self._t_prev = -math.inf
+        self._cos_window = math.cos(math.radians(self._settings.window_deg))
+        self.finished = self._settings.still_s <= 0.0
+
+    @property
+    def still_s(self) -> float:
+        """Still time gathered so far, seconds."""
+        return self._still
+
+    def update(self, estimate: TiltEstimate | None, still: bool, t_s: float) -> UprightReference | None:
+        """Feed one sample (``still``: the activity stage says the wearer sits still); returns the refined
+        reference on the update that completes it, else ``None``."""
+        if self.finished:
+            return None
+        st = self._settings
+        ref = self._ref
+        if t_s - ref.t_s > st.within_s:
+            self.finished = True
+            return None
+        if estimate is None or not still or estimate.initialising or not estimate.motion_energy <= st.max_motion_energy:
+            self._t_prev = -math.inf
+            return None
+        up = estimate.up_tag
+        u0 = ref.up_tag
+        if up[0] * u0[0] + up[1] * u0[1] + up[2] * u0[2] < self._cos_window:
+            self._t_prev = -math.inf
+            return None
+        dt = min(t_s - self._t_prev, 0.5) if math.isfinite(self._t_prev) else 0.0
+        self._t_prev = t_s
+        if not dt > 0.0:
+            return None
+        self._sum[0] += up[0] * dt
+        self._sum[1] += up[1] * dt
+        self._sum[2] += up[2] * dt
+        self._weight += dt
+        self._still += dt
+        if self._still < st.still_s:
+            return None
+        self.finished = True
+        return UprightReference.create(
+            (self._sum[0], self._sum[1], self._sum[2]),
+            ref.forward_tag,
+            t_s=t_s,
+            method=ref.method,
+            forward_method=ref.forward_method,
+            spread_deg=ref.spread_deg,
+            duration_s=ref.duration_s + self._still,
         )
 
 

@@ -54,9 +54,11 @@ from posturebuddy.motion.calibration import (
     ForwardMethod,
     UprightCapture,
     UprightReference,
+    UprightRefiner,
     auto_upright,
     posture_angles_batch,
     span_upright,
+    usable_forward_hint,
 )
 from posturebuddy.motion.orientation import SampleArrays, TiltSeries, estimate_tilt_batch
 from posturebuddy.posture import Coach, PostureDetector
@@ -530,7 +532,11 @@ def reference_from_record(
     """An :class:`UprightReference` from a stored calibration (forward from the record, else the family's)."""
     hint: Sequence[float] = forward if forward is not None else _forward_hint(family)
     return UprightReference.create(
-        tuple(gravity_up), tuple(hint), t_s=t_s, method=CalibrationMethod.CAPTURE, forward_method=ForwardMethod.MOUNTING
+        tuple(gravity_up),
+        usable_forward_hint(tuple(gravity_up), tuple(hint)),
+        t_s=t_s,
+        method=CalibrationMethod.CAPTURE,
+        forward_method=ForwardMethod.MOUNTING,
     )
 
 
@@ -542,28 +548,54 @@ def _forward_hint(family: TagFamily | None) -> tuple[float, float, float]:
 
 
 def _capture_reference(
-    series: TiltSeries, is_sample: BoolArray, settings: EngineSettings, family: TagFamily | None
-) -> tuple[int, UprightReference] | None:
-    """What the live engine's automatic capture would give: the row it completes on, and the reference."""
+    series: TiltSeries,
+    is_sample: BoolArray,
+    settings: EngineSettings,
+    family: TagFamily | None,
+    still: BoolArray,
+) -> list[tuple[int, UprightReference]]:
+    """What the live engine's automatic capture would give: ``(row, reference)`` for the row the capture completes
+    on and, if the refinement completes, for the row of the refined reference (``still``: rows the activity stage
+    calls still). Runs the engine's own :class:`UprightCapture` and :class:`UprightRefiner` over the rows, in the
+    engine's order (the refiner is fed from the sample after the capture)."""
     capture = UprightCapture(settings=settings.capture)
     t = series.t_s
     valid = series.valid
-    for i in np.flatnonzero(is_sample).tolist():
+    rows = np.flatnonzero(is_sample).tolist()
+    out: list[tuple[int, UprightReference]] = []
+    refiner: UprightRefiner | None = None
+    still_l = still.tolist()
+    for k, i in enumerate(rows):
         est = series.estimate(i) if valid[i] else None
         capture.update(est, float(t[i]))
         captured = capture.captured
         if captured is not None:
             ref = UprightReference.create(
                 captured.up_tag,
-                _forward_hint(family),
+                usable_forward_hint(captured.up_tag, _forward_hint(family)),
                 t_s=float(t[i]),
                 method=CalibrationMethod.CAPTURE,
                 forward_method=ForwardMethod.MOUNTING,
                 spread_deg=captured.spread_deg,
                 duration_s=captured.duration_s,
             )
-            return i, ref
-    return None
+            out.append((i, ref))
+            if settings.refine.still_s > 0.0:
+                refiner = UprightRefiner(ref, settings.refine)
+            rest = rows[k + 1 :]
+            break
+    else:
+        return out
+    if refiner is None:
+        return out
+    for i in rest:
+        est = series.estimate(i) if valid[i] else None
+        refined = refiner.update(est, still_l[i], float(t[i]))
+        if refined is not None:
+            out.append((i, refined))
+        if refiner.finished:
+            break
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- analysis
@@ -736,13 +768,18 @@ def analyze_samples(
         except CalibrationError as exc:
             notes_out.append(f"automatic upright estimate failed: {exc}")
     if not segments:
-        captured = _capture_reference(tilt, is_sample, st, family)
-        if captured is not None:
-            segments = [captured]
+        captured = _capture_reference(tilt, is_sample, st, family, activity == ACTIVITIES.index(Activity.STILL))
+        if captured:
+            segments = captured
             ref_source = ReferenceSource.CAPTURE
-            note = (
-                f"captured {captured[1].duration_s:.0f} s of still sitting at {t_rows[captured[0]] - t_rows[0]:.0f} s"
-            )
+            first, ref0 = captured[0]
+            note = f"captured {ref0.duration_s:.0f} s of still sitting at {t_rows[first] - t_rows[0]:.0f} s"
+            if len(captured) > 1:
+                row, refined = captured[1]
+                moved = math.degrees(math.acos(max(-1.0, min(1.0, float(np.dot(refined.up_tag, ref0.up_tag))))))
+                note += f", refined by {refined.duration_s - ref0.duration_s:.0f} s of still sitting near it at "
+                note += f"{t_rows[row] - t_rows[0]:.0f} s ({moved:.2f} deg)"
+
     if not segments:
         note = "no still seated posture found to use as upright"
     flexion = np.full(n, np.nan)
@@ -842,29 +879,31 @@ def _expand_tilt(tilt: TiltSeries, is_sample: BoolArray, src: npt.NDArray[np.int
 def _activity_codes(
     data: SampleArrays, tilt: TiltSeries, is_sample: BoolArray, st: EngineSettings, progress: Progress | None
 ) -> npt.NDArray[np.int8]:
-    """The activity classifier over every row (ticks included), as the engine runs it."""
+    """The activity classifier over every row (ticks included), as the engine runs it.
+
+    Rows are checked here as :meth:`ActivityClassifier.step` checks them (an accelerometer row is used if finite
+    and not zero: the same IEEE operations elementwise as the scalar check), then fed to
+    :meth:`ActivityClassifier.run_codes` in chunks."""
     n = data.t_s.shape[0]
     clf = ActivityClassifier(st.activity)
-    has_acc = np.all(np.isfinite(data.accel_g), axis=1) & is_sample
+    acc = data.accel_g
+    sq = acc[:, 0] * acc[:, 0] + acc[:, 1] * acc[:, 1] + acc[:, 2] * acc[:, 2]
+    with np.errstate(invalid="ignore"):
+        has_acc = np.all(np.isfinite(acc), axis=1) & (sq >= 1e-12) & is_sample
     has_up = tilt.valid & is_sample
-    acc_list: list[list[float] | None] = data.accel_g.tolist()
-    up_list: list[list[float] | None] = tilt.up_tag.tolist()
+    acc_list: list[tuple[float, float, float] | None] = list(map(tuple, acc.tolist()))
+    up_list: list[tuple[float, float, float] | None] = list(map(tuple, tilt.up_tag.tolist()))
     for i in np.flatnonzero(~has_acc).tolist():
         acc_list[i] = None
     for i in np.flatnonzero(~has_up).tolist():
         up_list[i] = None
     oriented = (oriented_rows(tilt) & has_up).tolist()
-    code_of = {a: i for i, a in enumerate(ACTIVITIES)}
-    step = clf.step
     times = data.t_s.tolist()
     codes = np.empty(n, dtype=np.int8)
     chunk = 65536
     for c0 in range(0, n, chunk):
         c1 = min(n, c0 + chunk)
-        codes[c0:c1] = [
-            code_of[step(t, a, u, o)]
-            for t, a, u, o in zip(times[c0:c1], acc_list[c0:c1], up_list[c0:c1], oriented[c0:c1], strict=True)
-        ]
+        codes[c0:c1] = clf.run_codes(times[c0:c1], acc_list[c0:c1], up_list[c0:c1], oriented[c0:c1])
         if progress is not None:
             progress("activity", c1 / max(n, 1))
     return codes

@@ -36,14 +36,21 @@ from posturebuddy.motion.calibration import (
     CaptureSettings,
     CaptureStatus,
     ForwardMethod,
+    RefineSettings,
     SlipDetector,
     SlipEvent,
     UprightCapture,
     UprightReference,
+    UprightRefiner,
     posture_angles,
+    usable_forward_hint,
 )
 from posturebuddy.posture import Coach, CoachPolicy, CoachState, DetectorFrame, DetectorSettings, PostureDetector
 from posturebuddy.posture.settings import parse_working_hours
+
+REFINED_HOW = "auto capture refined"
+"""``CalibrationChanged.how`` of an automatic capture refined by the still sitting after it (see
+:class:`~posturebuddy.motion.calibration.UprightRefiner`): the UI says nothing, the recording keeps it."""
 
 DEFAULT_FORWARD_HINT = (0.0, 0.0, -1.0)
 """Forward hint for a family with no documented mounting: the PostureBuddy profile's (tag +z out of the back)."""
@@ -57,6 +64,8 @@ class EngineSettings:
         orientation: tilt estimation.
         activity: activity classification.
         capture: the automatic upright capture.
+        refine: the refinement of an automatic capture by the still upright sitting that follows it
+            (:class:`~posturebuddy.motion.calibration.UprightRefiner`; ``still_s = 0`` disables it).
         detector: posture detection thresholds and dwell.
         coach: prompt and break policy.
         auto_calibrate: capture the upright reference automatically when none is stored.
@@ -69,6 +78,7 @@ class EngineSettings:
     orientation: OrientationSettings = field(default_factory=OrientationSettings)
     activity: ActivitySettings = field(default_factory=ActivitySettings)
     capture: CaptureSettings = field(default_factory=CaptureSettings)
+    refine: RefineSettings = field(default_factory=RefineSettings)
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     coach: CoachPolicy = field(default_factory=CoachPolicy)
     auto_calibrate: bool = True
@@ -184,6 +194,7 @@ class PostureEngine:
             UprightCapture(settings=st.capture) if reference is None and st.auto_calibrate else None
         )
         self._capture_how = "auto capture"
+        self._refiner: UprightRefiner | None = None
         self._last_tilt: TiltEstimate | None = None
         self._last_activity: ActivityFrame | None = None
         self._last_frame: DetectorFrame | None = None
@@ -198,11 +209,14 @@ class PostureEngine:
         """Start a new upright capture now (the current reference stays in use until it completes)."""
         self._capture = UprightCapture(settings=self.settings.capture)
         self._capture_how = how
+        self._refiner = None
 
     def set_reference(self, reference: UprightReference, how: str = "stored") -> list[Event]:
         """Use ``reference`` from now on (a remembered one also ends a pending automatic capture)."""
         if how == "stored" and self._capture is not None and self._capture_how == "auto capture":
             self._capture = None
+        if how != REFINED_HOW:
+            self._refiner = None
         self.reference = reference
         self._slip = SlipDetector(reference)
         return [CalibrationChanged(reference.t_s, reference=reference, how=how)]
@@ -267,6 +281,12 @@ class PostureEngine:
         if tilt is not None:
             self._last_tilt = tilt
         activity = self._activity.update(t, sample.accel_g, tilt)
+        if self._refiner is not None:
+            refined = self._refiner.update(tilt, activity.activity is Activity.STILL, t)
+            if refined is not None:
+                events.extend(self.set_reference(refined, how=REFINED_HOW))
+            if self._refiner.finished:
+                self._refiner = None
         if self._capture is not None:
             events.extend(self._calibration_step(tilt, t))
         due = self._due(t)
@@ -299,7 +319,7 @@ class PostureEngine:
             hint = self.family.forward_axis if self.family and self.family.forward_axis else DEFAULT_FORWARD_HINT
             reference = UprightReference.create(
                 captured.up_tag,
-                hint,
+                usable_forward_hint(captured.up_tag, hint),
                 t_s=t,
                 method=CalibrationMethod.CAPTURE,
                 forward_method=ForwardMethod.MOUNTING,
@@ -307,6 +327,8 @@ class PostureEngine:
                 duration_s=captured.duration_s,
             )
             events.extend(self.set_reference(reference, how=self._capture_how))
+            if self._capture_how == "auto capture" and self.settings.refine.still_s > 0.0:
+                self._refiner = UprightRefiner(reference, self.settings.refine)
         return events
 
     def _judge(

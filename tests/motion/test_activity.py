@@ -310,3 +310,60 @@ def test_data_gaps_in_the_middle_of_movement_are_not_taken_for_standing_up(seed:
         for i in np.flatnonzero(keep & rec.present)
     ]
     assert not [f for f in frames if f.on_feet], "a seated wearer was taken for standing after a data gap"
+
+
+def _tilt_ramp(rate_dps: float, quick: bool) -> list[Activity]:
+    """Seated and still, then the tag tilts forward 12 deg (at ``rate_dps``, or in 0.5 s with a jolt if ``quick``)
+    and stays; quaternion tag, quiet accelerometer."""
+    rate_hz = 50.0
+    t = np.arange(int(40.0 * rate_hz)) / rate_hz
+    move_s = 0.5 if quick else 12.0 / rate_dps
+    theta = np.radians(12.0) * _smooth((t - 10.0) / move_s)
+    up = np.stack((np.zeros_like(t), np.cos(theta), np.sin(theta)), axis=1)
+    rng = np.random.default_rng(3)
+    accel = up + rng.normal(0.0, 0.002, up.shape)
+    if quick:  # the jolt of a quick shift: 0.15 g for a moment
+        accel[(t >= 10.0) & (t < 10.3), 2] += 0.15
+    half = 0.5 * np.arctan2(up[:, 1], up[:, 2])
+    quat = np.stack((np.cos(half), np.sin(half), np.zeros_like(half), np.zeros_like(half)), axis=1)
+    tilt = estimate_tilt_batch(SampleArrays.create(t, accel_g=accel, quat_wxyz=quat))
+    clf = ActivityClassifier()
+    return [clf.update(float(t[i]), tuple(accel[i]), tilt.estimate(i)).activity for i in range(t.size)]
+
+
+@pytest.mark.parametrize("rate_dps", [0.3, 1.3, 2.0])  # mean rates; the smooth profile peaks at 1.9x (< 4 deg/s)
+def test_a_gradual_posture_change_is_not_a_fidget(rate_dps: float) -> None:
+    """A head creeping forward (1-2 deg/s, no jolt) is a posture change, to be judged as it happens: calling it a
+    fidget until the new posture had been held for ``new_posture_s`` hid it from the detector (up to 5 s of
+    latency beyond the dwell when the creep crossed a threshold)."""
+    acts = _tilt_ramp(rate_dps, quick=False)
+    assert Activity.FIDGET not in acts[5 * 50 :]
+
+
+def test_a_quick_shift_is_still_a_fidget() -> None:
+    """A quick movement is a fidget, and a posture held after it stays one until it has been held still."""
+    acts = _tilt_ramp(24.0, quick=True)
+    fidget = [i for i, a in enumerate(acts) if a is Activity.FIDGET]
+    assert fidget
+    assert fidget[0] / 50.0 < 10.6
+    assert acts[-1] is Activity.STILL
+
+
+def test_run_codes_equals_step() -> None:
+    """The batch loop (:meth:`ActivityClassifier.run_codes`, used by analyze) gives :meth:`step`'s activities."""
+    rec = simulate("stands_and_walks", rate_hz=25.0, duration_s=400.0)
+    acc, tilt = engine_inputs(rec, "posturebuddy")
+    ok = tilt.valid & rec.present
+    a = ActivityClassifier()
+    want = [
+        ACTIVITY_CODES.index(a.step(float(t), tuple(x) if p else None, tuple(u) if v else None, True))
+        for t, x, u, v, p in zip(rec.t_s, acc, tilt.up_tag, ok, rec.present, strict=True)
+    ]
+    b = ActivityClassifier()
+    got = b.run_codes(
+        rec.t_s.tolist(),
+        [tuple(x) if p else None for x, p in zip(acc.tolist(), rec.present.tolist(), strict=True)],
+        [tuple(u) if v else None for u, v in zip(tilt.up_tag.tolist(), ok.tolist(), strict=True)],
+        ok.tolist(),
+    )
+    assert got == want

@@ -18,10 +18,12 @@ from posturebuddy.motion.calibration import (
     CaptureState,
     ForwardMethod,
     LeanCapture,
+    RefineSettings,
     SlipCause,
     SlipDetector,
     UprightCapture,
     UprightReference,
+    UprightRefiner,
     auto_upright,
     forward_from_lean,
     forward_from_mounting,
@@ -425,3 +427,60 @@ def test_workday_restick() -> None:
     )
     assert len(fired) == 1
     assert seg.start_s < fired[0] < seg.end_s + 900
+
+
+# ---------------------------------------------------------------------------------------------
+# Refinement of an automatic capture
+
+
+def _captured(offset_deg: float) -> UprightReference:
+    """A 5-s capture taken while the wearer's sway had them ``offset_deg`` forward of their mean upright UP0."""
+    return UprightReference.create(
+        rotate(UP0, (1.0, 0.0, 0.0), offset_deg),
+        SIM_FORWARD,
+        t_s=10.0,
+        method=CalibrationMethod.CAPTURE,
+        forward_method=ForwardMethod.MOUNTING,
+        duration_s=5.0,
+    )
+
+
+def test_refiner_averages_the_sway_out() -> None:
+    """Still sitting that sways +-0.6 deg about UP0 (40-s period) pulls a capture that was 0.5 deg off to within
+    0.1 deg after 60 s; nothing is returned before, and only once."""
+    ref = _captured(0.5)
+    refiner = UprightRefiner(ref)
+    out = []
+    for k in range(1, 50 * 100):
+        t = 10.0 + k / 50.0
+        sway = 0.6 * math.sin(2 * math.pi * t / 40.0)
+        got = refiner.update(est(t, rotate(UP0, (1.0, 0.0, 0.0), sway)), True, t)
+        if got is not None:
+            out.append((t, got))
+    assert len(out) == 1
+    t_done, refined = out[0]
+    assert 69.9 < t_done < 70.2
+    assert angle_deg(refined.up_tag, UP0) < 0.1 < angle_deg(ref.up_tag, UP0)
+    assert refined.duration_s == pytest.approx(65.0, abs=0.1)
+    assert refiner.finished
+
+
+def test_refiner_ignores_other_postures_and_gives_up() -> None:
+    """Samples not still, moving, or beyond the window (a slouch, a recline) do not count; without enough still
+    time near the capture within ``within_s`` the refiner gives up and the capture stays."""
+    ref = _captured(0.0)
+    refiner = UprightRefiner(ref, RefineSettings(still_s=30.0, within_s=120.0))
+    for k in range(1, 50 * 200):
+        t = 10.0 + k / 50.0
+        if k % 3 == 0:
+            sample = est(t, rotate(UP0, (1.0, 0.0, 0.0), 8.0))  # slouched
+            still = True
+        elif k % 3 == 1:
+            sample = est(t, UP0, energy=2.0)  # moving
+            still = True
+        else:
+            sample = est(t, UP0)
+            still = False  # the activity stage says fidget
+        assert refiner.update(sample, still, t) is None
+    assert refiner.finished
+    assert refiner.still_s == 0.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +27,7 @@ from posturebuddy.link.scan import BleBackend
 from posturebuddy.link.supervisor import LinkOptions, TagLink, monotonic_wall_clock
 from posturebuddy.model import (
     BatteryRead,
+    ConnectionState,
     ConnectionStateChanged,
     GapDetected,
     NudgeSent,
@@ -38,6 +40,7 @@ from posturebuddy.model import (
 from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PromptAnswered, PromptRaised
+from posturebuddy.session.analyze import REPLAY_TICK_PERIOD_S
 from posturebuddy.session.bus import EventBus
 from posturebuddy.session.calibration_store import CalibrationStore
 from posturebuddy.session.decoding import PacketDecoder
@@ -58,7 +61,12 @@ MAX_LOGGED_ERRORS = 20
 """Tracebacks logged per session for items that failed to process (then only counted)."""
 
 TICK_PERIOD_S = 1.0
-"""Wall seconds between engine ticks while no samples arrive (link down), and between recorder flush checks."""
+"""Wall seconds between checks for a pause in the data (link down) and between recorder flush checks."""
+SILENT_TAG_S = 5.0
+"""A tag that stays connected but sends nothing for this many wall seconds is treated like a link that is down."""
+TICK_GRACE_S = 2.0
+"""Ticks stay this many seconds of sample time behind the clock, so that samples still on their way (a host
+stall, a burst after a busy moment) are not overtaken by a tick (the engine drops samples older than its time)."""
 
 
 def is_droppable(item: object) -> bool:
@@ -182,6 +190,8 @@ class LiveSession:
         self._extra = dict(extra_metadata or {})
         self._last_item_wall = time.monotonic()
         self.calibrations = calibrations
+        self._last_sample_t: float | None = None
+        self._ticks_since_sample = 0
         self._tag: StreamStarted | None = None
         self.error: str | None = None
         self.internal_errors = 0
@@ -258,13 +268,35 @@ class LiveSession:
             await asyncio.sleep(TICK_PERIOD_S)
             if self.recorder is not None:
                 self.recorder.maybe_flush()
-            if time.monotonic() - self._last_item_wall >= TICK_PERIOD_S:
-                try:
-                    self._publish_all(self.engine.tick(self.clock()))
-                except Exception:  # same policy as _consume
-                    self.internal_errors += 1
-                    if self.internal_errors <= MAX_LOGGED_ERRORS:
-                        log.exception("an engine tick failed; the session goes on")
+            quiet_wall_s = time.monotonic() - self._last_item_wall
+            if self.link.state is ConnectionState.STREAMING and quiet_wall_s < SILENT_TAG_S:
+                continue  # data is flowing (perhaps held up a moment): sample time moves the engine
+            try:
+                self._publish_all(self._ticks_until(self.clock() - TICK_GRACE_S))
+            except Exception:  # same policy as _consume
+                self.internal_errors += 1
+                if self.internal_errors <= MAX_LOGGED_ERRORS:
+                    log.exception("an engine tick failed; the session goes on")
+
+    def _engine_time(self) -> float:
+        """The latest sample time the engine has seen, ticks included (it drops anything older)."""
+        if self._last_sample_t is None:
+            return -math.inf
+        return self._last_sample_t + self._ticks_since_sample * REPLAY_TICK_PERIOD_S
+
+    def _ticks_until(self, t_end_s: float) -> list[Event]:
+        """Tick the engine through a pause in the data, on the grid a replay uses (the last sample's time plus
+        whole tick periods, :func:`~posturebuddy.session.analyze.replay_ticks`), up to ``t_end_s``."""
+        last = self._last_sample_t
+        if last is None:
+            return []
+        events: list[Event] = []
+        k = self._ticks_since_sample + 1
+        while last + k * REPLAY_TICK_PERIOD_S <= t_end_s:
+            events.extend(self.engine.tick(last + k * REPLAY_TICK_PERIOD_S))
+            self._ticks_since_sample = k
+            k += 1
+        return events
 
     def _handle(self, item: RawPacket | StreamStarted) -> None:
         self._last_item_wall = time.monotonic()
@@ -276,6 +308,9 @@ class LiveSession:
         for decoded in self.decoder.feed(item):
             self._publish(decoded)
             self._publish_all(self.engine.feed(decoded))
+            if isinstance(decoded, Sample) and decoded.t_s >= self._engine_time():
+                self._last_sample_t = decoded.t_s
+                self._ticks_since_sample = 0
 
     def _start_recording(self, marker: StreamStarted) -> None:
         if self._recording_path is None or self.recorder is not None:

@@ -45,3 +45,35 @@ async def test_a_stage_that_raises_is_skipped_and_the_stream_goes_on(caplog: pyt
     assert len(samples) >= 9
     assert session.internal_errors == 1
     assert "processing a packet failed" in caplog.text
+
+
+def test_ticks_through_a_pause_follow_the_replay_grid_and_never_overtake_samples() -> None:
+    """While the link is down the engine is ticked at the last sample's time plus whole seconds, as a replay of
+    the recording will be (so live and replay agree), and a later sample is never older than the last tick."""
+    session = LiveSession(LinkOptions(), BleBackend(), clock=lambda: 0.0)
+    ticked: list[float] = []
+    real_tick = session.engine.tick
+
+    def recording_tick(t_s: float) -> list[object]:
+        ticked.append(t_s)
+        return list(real_tick(t_s))
+
+    session.engine.tick = recording_tick  # type: ignore[method-assign,assignment]
+    session._handle(StreamStarted(0.0, family_id="posturebuddy", address="x"))
+    for i in range(10):
+        session._handle(motion(i, 100.0 + i * 0.02))
+    last = session._last_sample_t
+    assert last is not None
+    session._ticks_until(last + 3.5)
+    assert ticked == pytest.approx([last + 1.0, last + 2.0, last + 3.0])
+    session._ticks_until(last + 4.2)  # goes on from where it stopped
+    assert ticked == pytest.approx([last + 1.0, last + 2.0, last + 3.0, last + 4.0])
+    session._handle(motion(12, last + 0.5))  # a straggler older than the last tick: dropped, grid unchanged
+    session._ticks_until(last + 5.0)
+    assert ticked[-1] == pytest.approx(last + 5.0)
+    session._handle(motion(300, 100.0 + 300 * 0.02))  # the link is back: the next pause starts from this sample
+    resumed = session._last_sample_t
+    assert resumed is not None
+    assert resumed > last + 5.0
+    session._ticks_until(resumed + 0.9)
+    assert len(ticked) == 5

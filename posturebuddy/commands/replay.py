@@ -1,4 +1,11 @@
-"""``posturebuddy replay FILE --headless``: a recording fed back through a live session's decoders and engine.
+"""``posturebuddy replay FILE``: a recording fed back through a live session's decoders and engine.
+
+Without ``--headless`` the recording plays in the dashboard (:func:`replay_app`): the panels of a live session,
+a replay bar (file, date, time of day, progress, speed, paused), and keys to pause, change speed and seek. The
+session behind it is :class:`~posturebuddy.session.replay.ReplaySession`, which reaches the events printed here
+whatever the speeds and seeks on the way.
+
+With ``--headless``:
 
 The recording's raw packets go through :class:`~posturebuddy.session.decoding.PacketDecoder` and
 :class:`~posturebuddy.session.engine.PostureEngine` exactly as in a live session; the loop is analyze's streaming
@@ -10,21 +17,27 @@ decoded item, then the events it caused.
 Pacing: items are printed at ``--speed`` times real time, measured on their *sample* time (which is never
 changed); the command sleeps on wall time between items. ``--speed max`` does not sleep at all.
 
-Exit codes (as :mod:`posturebuddy.cli`): 0 replayed (also a damaged recording, up to the damage, with one
-warning line on stderr saying where); 1 the file is not a usable recording (one line says why); 2 bad usage;
-69 without ``--headless`` (replay in the dashboard is not built yet).
+``--start`` differs in one way between the two: headless, the engine starts fresh at the start point (the
+calibration in effect there is applied up front); in the dashboard the engine runs fast over everything before
+it, so what follows is exactly what a full replay shows.
+
+Exit codes (as :mod:`posturebuddy.cli`): 0 replayed (also a damaged recording, up to the damage: headless with one
+warning line on stderr saying where, in the dashboard on its replay bar); 1 the file is not a usable recording (one
+line says why); 2 bad usage (also the dashboard without a terminal: use ``--headless``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import math
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from typing import TextIO
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, TextIO
 
 from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
@@ -36,11 +49,14 @@ from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import EngineSettings, EngineSnapshot, PostureEngine, engine_settings
 from posturebuddy.session.jsonl import to_json_line
 from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, RecordingReader, open_recording
+from posturebuddy.session.replay import ReplaySession
+
+if TYPE_CHECKING:
+    from posturebuddy.ui.app import PostureBuddyApp
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 69
 PROG = "posturebuddy replay"
 
 
@@ -224,15 +240,54 @@ def _damage_line(messages: list[str], reader: RecordingReader | None) -> str | N
     return messages[0] if messages else None
 
 
+def replay_settings(settings: Settings) -> Settings:
+    """The user's settings for a replay's dashboard: no terminal bell and no desktop notifications (prompts come
+    as fast as the replay runs, and they are not happening now)."""
+    return dataclasses.replace(settings, ui=dataclasses.replace(settings.ui, bell=False, desktop_notifications=False))
+
+
+def replay_app(
+    reader: RecordingReader,
+    settings: Settings,
+    *,
+    speed: float | None = 1.0,
+    start_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PostureBuddyApp:
+    """The dashboard over a :class:`~posturebuddy.session.replay.ReplaySession` of ``reader`` (the CLI and the
+    tests build it here). The caller keeps ``reader`` open while the app runs.
+
+    Args:
+        reader: the open recording.
+        settings: the user's settings (the engine's thresholds, the theme).
+        speed: multiple of real time to start at; ``None``: as fast as possible.
+        start_s: host time to start at (seconds since the epoch); ``None``: the first packet.
+        clock: the wall clock the replay is paced by, seconds.
+
+    Raises:
+        KeyError: the recording's tag family is unknown.
+    """
+    from posturebuddy.ui.app import make_app
+
+    family = get_family(reader.metadata.tag_family)
+    engine = engine_settings(settings, utc_offset_s=_utc_offset())
+    session = ReplaySession(reader, family, engine, speed=speed, start_s=start_s, clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def factory() -> AsyncIterator[ReplaySession]:
+        yield session
+
+    return make_app(
+        factory,
+        replay_settings(settings),
+        label=f"replay: {reader.path.name}",
+        can_write_config=False,
+        replay=session,
+    )
+
+
 def run_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Run the command; returns the exit code."""
-    if not args.headless:
-        print(
-            f"{PROG}: replay in the dashboard arrives later; use 'posturebuddy replay {args.file} --headless' "
-            "to print the replayed session as JSON lines.",
-            file=sys.stderr,
-        )
-        return EXIT_UNAVAILABLE
     try:
         speed = parse_speed(args.speed)
     except UsageError as exc:
@@ -257,11 +312,11 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 return EXIT_FAILED
             start_s: float | None = None
-            if args.start is not None:
-                span = reader.time_range()
-                if span is None:
-                    print(f"{PROG}: error: {args.file}: the recording holds no packets", file=sys.stderr)
-                    return EXIT_FAILED
+            span = reader.time_range() if args.start is not None or not args.headless else None
+            if span is None and (args.start is not None or not args.headless):
+                print(f"{PROG}: error: {args.file}: the recording holds no packets", file=sys.stderr)
+                return EXIT_FAILED
+            if args.start is not None and span is not None:
                 try:
                     start_s = parse_start(args.start, span[0])
                 except UsageError as exc:
@@ -274,6 +329,17 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
                         file=sys.stderr,
                     )
                     return EXIT_USAGE
+            if not args.headless:
+                if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                    print(
+                        f"{PROG}: error: the replay dashboard needs a terminal; use 'posturebuddy replay {args.file} "
+                        "--headless' to print the replayed session as JSON lines.",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+                app = replay_app(reader, settings, speed=speed, start_s=start_s)
+                app.run()
+                return app.return_code or 0
             st = engine_settings(settings, utc_offset_s=_utc_offset())
             out = sys.stdout
             pacer = Pacer(speed, before_sleep=out.flush)

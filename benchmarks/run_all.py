@@ -27,6 +27,7 @@ from pathlib import Path
 
 import bench_decode
 import bench_engine
+import bench_history
 import bench_orientation
 import bench_recording
 import bench_simulator
@@ -237,6 +238,22 @@ def recording_rows(plan: Plan, figures: dict[str, float]) -> list[Row]:
     ]
 
 
+def history_rows(_plan: Plan, figures: dict[str, float]) -> list[Row]:
+    f = bench_history.measure()
+    figures.update(f)
+    return [
+        Row(
+            "history, a month from summaries",
+            f"{f['history.month_s']:.2f}",
+            "s/month",
+            note=f"{f['history.recordings']:.0f} recordings, {f['history.minutes']:,.0f} minutes; "
+            f"{f['history.ms_per_recording']:.1f} ms/recording; "
+            f"dashboard 14 days {f['history.screen_14_days_s']:.2f} s; "
+            f"sessions list {f['history.sessions_list_ms_per_recording']:.1f} ms/recording",
+        )
+    ]
+
+
 def simulator_rows(plan: Plan, figures: dict[str, float]) -> list[Row]:
     f = bench_simulator.measure(duration_s=plan.simulator_s)
     figures.update(f)
@@ -293,6 +310,7 @@ SECTIONS: dict[str, Callable[[Plan, dict[str, float]], list[Row]]] = {
     "day": day_rows,
     "orientation": orientation_rows,
     "recording": recording_rows,
+    "history": history_rows,
     "simulator": simulator_rows,
     "dashboard": dashboard_rows,
 }

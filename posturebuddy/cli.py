@@ -255,6 +255,11 @@ def _sessions_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("session", nargs="?", help="session id (for show, delete, export)")
     p.add_argument("out", nargs="?", type=Path, help="output file (for export)")
     p.add_argument("--json", action="store_true", help="with list or show: print JSON")
+    p.add_argument(
+        "--analyze",
+        action="store_true",
+        help="with show: compute the figures of a recording without minute summaries (and keep them in it)",
+    )
     p.add_argument("--yes", action="store_true", help="with delete: do not ask for confirmation")
 
 

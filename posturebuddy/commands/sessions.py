@@ -1,9 +1,14 @@
 """``posturebuddy sessions list|show N``: the recordings in the recordings directory.
 
 ``list`` prints a table (or JSON with ``--json``) of every ``*.pbrec`` file in the recordings directory
-(:func:`posturebuddy.config.recordings_dir`): file, day and start time, duration, tag, packets, the episodes and
-prompts stored in it, and the scenario of simulated ones. A file that cannot be read is listed with its error;
-it never stops the listing. ``show N`` prints the metadata and counts of the N-th recording of the list.
+(:func:`posturebuddy.config.recordings_dir`): file, day and start time, duration, tag, the history figures of the
+recording (upright share, episodes, prompts done of raised, breaks, longest unbroken sitting; see
+docs/reports.md) and the scenario of simulated ones. The figures come from the recording's minute summaries, which
+the live recorder writes as it goes, so listing stays cheap; a recording without them (simulated, imported, or
+older) shows ``-`` and is never analysed by ``list``. A file that cannot be read is listed with its error; it never
+stops the listing. ``show N`` prints the metadata, counts and figures of the N-th recording of the list;
+``show N --analyze`` computes the figures of a recording without summaries with the batch engine (and caches them
+into the file, as ``posturebuddy report`` does).
 ``delete N`` removes the N-th recording (and its ``-wal``/``-shm`` files) after asking, unless ``--yes``;
 ``export N OUT`` writes it as ``posturebuddy export`` does, the format from OUT's suffix (``.csv``,
 ``.parquet``). ``list`` first applies retention (:mod:`posturebuddy.session.retention`).
@@ -12,9 +17,11 @@ it never stops the listing. ``show N`` prints the metadata and counts of the N-t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import math
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +32,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from posturebuddy.config import Settings, recordings_dir
-from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, SourceKind, open_recording
+from posturebuddy.model import PromptOutcome
+from posturebuddy.report.layout import duration_text, share_text
+from posturebuddy.session.history import Figures, SummarySource
+from posturebuddy.session.recording import (
+    MinuteSummary,
+    RecordingDamageWarning,
+    RecordingError,
+    SourceKind,
+    open_recording,
+)
+from posturebuddy.session.summaries import MINUTE_S
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,6 +72,14 @@ class SessionInfo:
     format_version: str = ""
     damage: list[str] = field(default_factory=list)
     error: str = ""
+    figures: Figures | None = None
+    """History figures from the minute summaries (``None``: the recording holds none)."""
+    summary_minutes: int = 0
+    """Minute summaries in the recording (or computed by ``show --analyze``)."""
+    figures_source: str = ""
+    """Where ``figures`` came from: a :class:`~posturebuddy.session.history.SummarySource` value ("" if none)."""
+    figures_note: str = ""
+    """What happened when the figures were computed (``show --analyze``), "" if nothing to say."""
 
     @property
     def duration_s(self) -> float | None:
@@ -85,6 +110,9 @@ class SessionInfo:
             "format_version": self.format_version,
             "damage": self.damage,
             "error": self.error or None,
+            "summary_minutes": self.summary_minutes,
+            "figures_source": self.figures_source or None,
+            "figures": None if self.figures is None else self.figures.to_json(),
         }
 
 
@@ -106,6 +134,7 @@ def read_session(path: Path) -> SessionInfo:
                 episodes = len(reader.episodes())
                 prompts = len(reader.prompts())
                 calibrations = len(reader.calibrations())
+                minutes = reader.minute_summaries()
                 damage = [d.message for d in reader.damage]
     except (RecordingError, OSError) as exc:
         return SessionInfo(path, error=" ".join(str(exc).split()))
@@ -115,10 +144,13 @@ def read_session(path: Path) -> SessionInfo:
         damage = [str(w.message) for w in caught if issubclass(w.category, RecordingDamageWarning)]
     scenario = meta.extra.get("scenario") if str(meta.source_kind) == SourceKind.SIMULATED.value else None
     version = meta.format_version
+    start_s, end_s = span if span else (meta.created_s, None)
+    if span is None and minutes:  # no packets (retention trimmed them): the minutes summarised say when
+        start_s, end_s = minutes[0].minute_start_s, minutes[-1].minute_start_s + MINUTE_S
     return SessionInfo(
         path,
-        start_s=span[0] if span else meta.created_s,
-        end_s=span[1] if span else None,
+        start_s=start_s,
+        end_s=end_s,
         tag_family=meta.tag_family,
         tag_name=meta.tag_name,
         tag_address=meta.tag_address,
@@ -133,6 +165,43 @@ def read_session(path: Path) -> SessionInfo:
         app_version=meta.app_version,
         format_version="" if version is None else f"{version[0]}.{version[1]}",
         damage=damage,
+        figures=figures_of(minutes),
+        summary_minutes=len(minutes),
+        figures_source=SummarySource.RECORDED if minutes else "",
+    )
+
+
+def figures_of(rows: list[MinuteSummary]) -> Figures | None:
+    """The history figures of one recording's minute rows (``None`` without rows)."""
+    if not rows:
+        return None
+    figures = Figures(recordings=1)
+    for row in rows:
+        figures.add(row)
+    return figures
+
+
+def analyze_session(info: SessionInfo, settings: Settings) -> SessionInfo:
+    """``info`` with figures computed by the batch engine if the recording holds no minute summaries (cached into
+    the file when it was closed cleanly, as ``posturebuddy report`` does); unchanged otherwise. Seconds per
+    recorded hour."""
+    from posturebuddy.session.engine import engine_settings
+    from posturebuddy.session.history import read_entry, recording_minutes
+
+    if info.error or info.figures is not None:
+        return info
+    offset = dt.datetime.now().astimezone().utcoffset()
+    st = engine_settings(settings, utc_offset_s=0.0 if offset is None else offset.total_seconds())
+    minutes = recording_minutes(read_entry(info.path), settings=st)
+    note = minutes.note
+    if minutes.source == SummarySource.ANALYSED:
+        note = "; ".join(x for x in ("cached into the file" if minutes.cached else "", note) if x)
+    return dataclasses.replace(
+        info,
+        figures=figures_of(list(minutes.rows)),
+        summary_minutes=len(minutes.rows),
+        figures_source=minutes.source if minutes.rows else "",
+        figures_note=note,
     )
 
 
@@ -178,39 +247,111 @@ def _note(info: SessionInfo) -> str:
     return "; ".join(notes)
 
 
+def _prompts_done(figures: Figures) -> int:
+    done = (PromptOutcome.DONE.value, PromptOutcome.AUTO_COMPLETED.value)
+    return sum(figures.outcomes.get(outcome, 0) for outcome in done)
+
+
+def figure_cells(info: SessionInfo) -> tuple[str, str, str, str, str]:
+    """The list's figure columns (upright, episodes, prompts done/raised, breaks, longest sitting); ``-`` each for
+    a recording without minute summaries."""
+    f = info.figures
+    if f is None:
+        return ("-", "-", "-", "-", "-")
+    return (
+        share_text(f.upright_share),
+        str(f.episode_count),
+        f"{_prompts_done(f)}/{f.prompt_count}",
+        str(f.breaks),
+        duration_text(f.longest_sitting_s) if f.longest_sitting_s > 0.0 else "-",
+    )
+
+
+def _short_error(info: SessionInfo) -> str:
+    """The first clause of a file's error, without its directory (the table's title names it); ``show N`` has
+    the whole message."""
+    text = info.error.replace(f"{info.path.parent}{os.sep}", "").removeprefix(f"{info.path.name} ")
+    for stop in (" (", ". "):
+        cut = text.find(stop)
+        if cut > 0:
+            text = text[:cut]
+    return text
+
+
+WIDE_LIST_COLUMNS = 130
+"""Terminal columns from which ``sessions list`` also shows the tag (``show N`` always does)."""
+
+
 def print_table(infos: list[SessionInfo], directory: Path, console: Console) -> None:
-    """The ``sessions list`` table."""
-    table = Table(title=f"recordings in {directory}", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("file")
-    table.add_column("start")
-    table.add_column("duration", justify="right")
-    table.add_column("tag")
-    for col in ("packets", "episodes", "prompts"):
+    """The ``sessions list`` table: one row per recording with its figures from the minute summaries (the tag
+    column only in a terminal of :data:`WIDE_LIST_COLUMNS` columns or more)."""
+    wide = console.width >= WIDE_LIST_COLUMNS
+    table = Table(title=f"recordings in {directory}", title_justify="left", padding=(0, 1 if wide else 0))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("file", no_wrap=True, ratio=None)
+    table.add_column("start", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("tag")
+    for col in ("upright", "episodes", "prompts", "breaks", "longest sit"):
         table.add_column(col, justify="right")
-    table.add_column("scenario / note")
+    table.add_column("scenario / note", min_width=12)
     for number, info in enumerate(infos, 1):
+        tag = [escape(_tag(info) or "-")] if wide else []
         if info.error:
-            table.add_row(
-                str(number), escape(info.path.name), "-", "-", "-", "-", "-", "-", f"[red]{escape(info.error)}[/]"
-            )
+            dashes = ["-"] * 8
+            cells = [str(number), escape(info.path.name), "-", "-", *tag, *dashes[:5]]
+            table.add_row(*cells, f"[red]{escape(_short_error(info))}[/]")
             continue
         table.add_row(
             str(number),
             escape(info.path.name),
             _day_and_time(info.start_s),
             _duration(info.duration_s),
-            escape(_tag(info)),
-            f"{info.packets:,}",
-            str(info.episodes),
-            str(info.prompts),
+            *tag,
+            *figure_cells(info),
             escape(_note(info)),
         )
     console.print(table)
+    console.print("prompts: done/raised; longest sit: the longest unbroken sitting", markup=False, style="dim")
+    if any(not i.error and i.figures is None for i in infos):
+        console.print(
+            "-: no minute summaries in the recording yet ('sessions show N --analyze' or 'posturebuddy report' "
+            "computes them)",
+            markup=False,
+            style="dim",
+        )
+
+
+def figure_rows(info: SessionInfo) -> list[tuple[str, str]]:
+    """The ``show`` lines of the history figures (or why there are none)."""
+    f = info.figures
+    if f is None:
+        why = info.figures_note or "add --analyze to compute them (seconds per recorded hour)"
+        return [("figures", f"none: the recording holds no minute summaries; {why}")]
+    source = {
+        SummarySource.RECORDED: "stored in the recording",
+        SummarySource.ANALYSED: "computed now by the batch engine",
+    }.get(info.figures_source, info.figures_source)
+    if info.figures_note:
+        source += f" ({info.figures_note})"
+    judged = duration_text(f.judged_s) if f.judged_s > 0.0 else "nothing"
+    episodes = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(f.episodes.items()))
+    outcomes = [f"{f.outcomes[o.value]} {o.value.replace('_', '-')}" for o in PromptOutcome if f.outcomes.get(o.value)]
+    prompts = f"{f.prompt_count} raised" + (f": {', '.join(outcomes)}" if outcomes else "")
+    return [
+        ("minute summaries", f"{info.summary_minutes} ({source})"),
+        ("recorded time", f"{duration_text(f.recorded_s)} (no data {duration_text(f.no_data_s)})"),
+        ("upright share", f"{share_text(f.upright_share)} of {judged} judged"),
+        ("episodes", f"{f.episode_count}" + (f" ({episodes})" if episodes else "")),
+        ("prompts", prompts),
+        ("breaks", str(f.breaks)),
+        ("longest sitting", duration_text(f.longest_sitting_s) if f.longest_sitting_s > 0.0 else "-"),
+    ]
 
 
 def print_details(number: int, info: SessionInfo, console: Console) -> None:
-    """The ``sessions show N`` text."""
+    """The ``sessions show N`` text: metadata, counts and the history figures."""
     rows: list[tuple[str, str]] = [("file", str(info.path))]
     if info.error:
         rows.append(("error", info.error))
@@ -222,14 +363,13 @@ def print_details(number: int, info: SessionInfo, console: Console) -> None:
             ("tag", f"{_tag(info)} {info.tag_address}".strip()),
             ("source", info.source_kind + (f" (scenario {info.scenario})" if info.scenario else "")),
             ("packets", f"{info.packets:,}"),
-            ("episodes", str(info.episodes)),
-            ("prompts", str(info.prompts)),
-            ("calibrations", str(info.calibrations)),
+            ("events stored", f"{info.episodes} episodes, {info.prompts} prompts, {info.calibrations} calibrations"),
             ("closed cleanly", "yes" if info.closed else "no"),
             ("session id", info.session_id),
             ("format", f"{info.format_version} (written by PostureBuddy {info.app_version or '?'})"),
         ]
         rows += [("damage", message) for message in info.damage]
+        rows += figure_rows(info)
     console.print(f"[bold]session {number}[/]")
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -270,6 +410,8 @@ def run_sessions(args: argparse.Namespace, settings: Settings) -> int:
         )
         return EXIT_FAILED
     info = infos[number - 1]
+    if getattr(args, "analyze", False):
+        info = analyze_session(info, settings)
     if args.json:
         print(json.dumps(info.to_json(number), indent=2, allow_nan=False))
     else:

@@ -44,8 +44,9 @@ from posturebuddy.model import ConnectionState, ConnectionStateChanged, PromptKi
 from posturebuddy.posture.events import BreakCredited, PromptAnswered, PromptRaised
 from posturebuddy.posture.settings import DetectorSettings
 from posturebuddy.session.bus import Subscription
-from posturebuddy.session.engine import CalibrationChanged, TagSlipSuspected
+from posturebuddy.session.engine import CalibrationChanged, TagSlipSuspected, engine_settings
 from posturebuddy.session.live import is_droppable
+from posturebuddy.session.replay import ReplayRestarted
 from posturebuddy.ui.messages import (
     CalibrationFinished,
     CalibrationRequested,
@@ -62,10 +63,12 @@ from posturebuddy.ui.messages import (
 from posturebuddy.ui.notify import DesktopNotifications
 from posturebuddy.ui.screens.calibration import CalibrationScreen
 from posturebuddy.ui.screens.dashboard import DashboardScreen
-from posturebuddy.ui.screens.info import HelpScreen, HistoryScreen, SettingsScreen
+from posturebuddy.ui.screens.history import HistoryScreen
+from posturebuddy.ui.screens.info import HelpScreen, SettingsScreen
 from posturebuddy.ui.screens.prompt import TITLES, PromptScreen
+from posturebuddy.ui.screens.replay import LIVE_ONLY, REPLAY_BINDINGS, REPLAY_KEYS_HELP, ReplayScreen
 from posturebuddy.ui.screens.tags import TagPickerScreen
-from posturebuddy.ui.session import DashboardSession, SessionFactory
+from posturebuddy.ui.session import DashboardSession, ReplayControls, SessionFactory
 from posturebuddy.ui.view import DashboardView, FlexionTimeline
 from posturebuddy.ui.widgets.posture import Thresholds
 
@@ -103,6 +106,7 @@ class PostureBuddyApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "PostureBuddy"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *REPLAY_BINDINGS,  # (disabled unless replaying: see check_action)
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("c", "calibrate", "Calibrate"),
@@ -139,9 +143,11 @@ class PostureBuddyApp(App[None]):
         can_write_config: bool = True,
         shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S,
         duration_s: float | None = None,
+        replay: ReplayControls | None = None,
     ) -> None:
         super().__init__()
         self.duration_s = duration_s
+        self.replay = replay
         self.session_factory = session_factory
         self.settings = settings
         self.label = label
@@ -172,7 +178,11 @@ class PostureBuddyApp(App[None]):
         self._stop = asyncio.Event()
         self._session_worker: Worker[None] | None = None
         self._was_streaming = False
-        self._dashboard = DashboardScreen(self.thresholds, bucket_s=TIMELINE_BUCKET_S, label=label)
+        self._dashboard = (
+            DashboardScreen(self.thresholds, bucket_s=TIMELINE_BUCKET_S, label=label)
+            if replay is None
+            else ReplayScreen(self.thresholds, bucket_s=TIMELINE_BUCKET_S, label=label, controls=replay)
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -279,6 +289,26 @@ class PostureBuddyApp(App[None]):
             self.post_message(TagSlipped())
         elif isinstance(item, BreakCredited) and not item.prompted:
             self.notify("Break counted: the sitting clock starts again.", timeout=4)
+        elif isinstance(item, ReplayRestarted):
+            self._replay_restarted()
+
+    def _replay_restarted(self) -> None:
+        """A replay went back to its start: fold the stream into a fresh view (the link part stays), and close the
+        prompt on screen once the messages posted before this one are handled (in order, as prompts open)."""
+        self.view = DashboardView(timeline=FlexionTimeline(TIMELINE_BUCKET_S), link=self.view.link)
+
+        def close_prompt() -> None:
+            if isinstance(self.screen, PromptScreen):
+                self.screen.dismiss()
+
+        self.call_next(close_prompt)
+
+    def _live_only(self, action: str) -> bool:
+        """In a replay, say why ``action`` needs a live session and return True."""
+        if self.replay is None:
+            return False
+        self.notify(LIVE_ONLY.get(action, "Not in a replay."), severity="warning", timeout=5)
+        return True
 
     # ------------------------------------------------------------------ messages
 
@@ -367,7 +397,7 @@ class PostureBuddyApp(App[None]):
 
     def on_calibration_finished(self, message: CalibrationFinished) -> None:
         """An automatic capture is worth a word (the wizard shows its own result)."""
-        if message.how == "auto capture":
+        if message.how == "auto capture" and self.replay is None:
             self.notify("Learned your upright posture. Press c to recalibrate any time.", timeout=5)
         elif message.how == "stored":
             self.notify("Using your remembered upright posture for this tag. Press c to recalibrate.", timeout=5)
@@ -379,19 +409,30 @@ class PostureBuddyApp(App[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Screen-opening actions only from the dashboard."""
+        """Screen-opening actions only from the dashboard; a replay's keys only in a replay, under a prompt too."""
+        if action == "replay":
+            return self.replay is not None and (self.screen is self.dashboard or isinstance(self.screen, PromptScreen))
         if action in DASHBOARD_ONLY or action == "nudge":
             return self.screen is self.dashboard
         if action in {"toggle_quiet", "toggle_theme"}:
             return self.screen is self.dashboard or isinstance(self.screen, SettingsScreen)
         return True
 
+    def action_replay(self, command: str, value: float = 0.0) -> None:
+        """A replay's key (see :data:`~posturebuddy.ui.screens.replay.REPLAY_BINDINGS`)."""
+        if isinstance(self.dashboard, ReplayScreen):
+            self.dashboard.control(command, value)
+
     def action_calibrate(self) -> None:
         """Open the calibration wizard."""
+        if self._live_only("calibrate"):
+            return
         self.push_screen(CalibrationScreen())
 
     def action_toggle_quiet(self) -> None:
         """Quiet mode on/off."""
+        if self._live_only("toggle_quiet"):
+            return
         self.set_quiet(not self.quiet)
 
     def set_quiet(self, quiet: bool) -> None:
@@ -407,10 +448,12 @@ class PostureBuddyApp(App[None]):
 
     def action_help(self) -> None:
         """Keys, exercises, red flags."""
-        self.push_screen(HelpScreen(self.KEYS_HELP))
+        self.push_screen(HelpScreen(self.KEYS_HELP if self.replay is None else REPLAY_KEYS_HELP))
 
     def action_pick_tag(self) -> None:
         """Scan for tags and pick one."""
+        if self._live_only("pick_tag"):
+            return
         if self.session is None:
             self.notify("The session is not running, so there is nothing to scan with.", severity="warning")
             return
@@ -425,7 +468,7 @@ class PostureBuddyApp(App[None]):
 
     def action_history(self) -> None:
         """Recordings so far."""
-        self.push_screen(HistoryScreen(recordings_dir(self.settings)))
+        self.push_screen(HistoryScreen(recordings_dir(self.settings), settings=engine_settings(self.settings)))
 
     def action_settings(self) -> None:
         """The effective settings."""
@@ -435,6 +478,8 @@ class PostureBuddyApp(App[None]):
 
     def action_nudge(self) -> None:
         """Buzz/beep/flash the tag."""
+        if self._live_only("nudge"):
+            return
         self._nudge(NudgePattern.IDENTIFY, quiet=False)
 
     @work(group="nudge", exit_on_error=False)
@@ -482,6 +527,7 @@ def make_app(
     guide_get_ready_s: float = 5.0,
     can_write_config: bool = True,
     duration_s: float | None = None,
+    replay: ReplayControls | None = None,
 ) -> PostureBuddyApp:
     """The dashboard over the session ``session_factory`` makes (used by the CLI and by the tests).
 
@@ -495,6 +541,8 @@ def make_app(
         guide_get_ready_s: seconds to get into position before a guided set's first repetition.
         can_write_config: the tag picker may write the config (not for the demo's virtual tag).
         duration_s: quit by itself after this many wall seconds (``None``: until the user quits).
+        replay: the session is a replay with these controls: the dashboard gets a replay bar and its keys
+            (:mod:`posturebuddy.ui.screens.replay`), and the actions that need a live tag say why they cannot.
     """
     return PostureBuddyApp(
         session_factory,
@@ -505,4 +553,5 @@ def make_app(
         guide_get_ready_s=guide_get_ready_s,
         can_write_config=can_write_config,
         duration_s=duration_s,
+        replay=replay,
     )

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Markdown, Static
 from ui_fakes import T0, FakeSession, found_device, snapshot
 from ui_support import of_type, settle, started, workers_done
 
-from posturebuddy.config import RecordingSettings, Settings, UiSettings
+from posturebuddy.config import Settings, UiSettings
 from posturebuddy.devices import NudgePattern
 from posturebuddy.model import ConnectionState, ConnectionStateChanged, PostureClass
 from posturebuddy.motion.calibration import (
@@ -33,7 +33,7 @@ from posturebuddy.ui.app import PostureBuddyApp, make_app
 from posturebuddy.ui.messages import CalibrationFinished, ConnectionChanged, SessionFailed
 from posturebuddy.ui.screens import tags as tags_module
 from posturebuddy.ui.screens.calibration import CalibrationScreen
-from posturebuddy.ui.screens.info import HelpScreen, HistoryScreen, SettingsScreen
+from posturebuddy.ui.screens.info import HelpScreen, SettingsScreen
 from posturebuddy.ui.screens.tags import TagPickerScreen
 from posturebuddy.ui.widgets.posture import PostureGauge, TimelineChart
 from posturebuddy.ui.widgets.status import LinkBar, TextPanel
@@ -246,25 +246,6 @@ async def test_settings_show_the_effective_values_and_toggle_quiet(build: Build,
         assert "dwell_s = 30.0" in text
         assert "[breaks]" in text
         assert session.quiet == [True]
-
-
-@pytest.mark.asyncio
-async def test_history_lists_the_recordings(build: Build, session: FakeSession, tmp_path: Path) -> None:
-    rec = tmp_path / "rec"
-    rec.mkdir()
-    (rec / "2026-11-20_090000_session.pbrec").write_bytes(b"x" * 2048)
-    (rec / "2026-11-21_090000_session.pbrec").write_bytes(b"x" * 10)
-    (rec / "notes.txt").write_text("not a recording")
-    app = build(Settings(recording=RecordingSettings(directory=str(rec))))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await started(session, pilot)
-        await pilot.press("y")
-        screen = app.screen
-        assert isinstance(screen, HistoryScreen)
-        assert screen.query_one(DataTable).row_count == 2
-        assert "issue 7" in str(screen.query_one("#history-note", Static).render())
-        await pilot.press("enter")
-        assert "arrives with issue 7" in str(app.screen.query_one(Static).render())
 
 
 @pytest.mark.asyncio

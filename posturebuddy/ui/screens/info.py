@@ -1,23 +1,23 @@
-"""Read-mostly screens: help (keys, exercises, red flags), settings, history of recordings, replay placeholder."""
+"""Read-mostly screens: help (keys, exercises, red flags) and settings; the base of the other modal pages.
+
+The history screen is in :mod:`posturebuddy.ui.screens.history`, the replay screen in
+:mod:`posturebuddy.ui.screens.replay`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
-from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Markdown, Static
+from textual.widgets import Footer, Markdown, Static
 
 from posturebuddy.config import Settings
 from posturebuddy.posture.exercises import ABOUT_THE_EVIDENCE, DISCLAIMER, EXERCISES, RED_FLAGS, RED_FLAGS_INTRO
-
-RECORDING_SUFFIX = ".pbrec"
 
 
 class InfoScreen(ModalScreen[None]):
@@ -132,89 +132,3 @@ class SettingsScreen(InfoScreen):
         self.query_one("#settings-text", Static).update(
             settings_text(self.settings, quiet=quiet, theme=theme, source=self.source)
         )
-
-
-def list_recordings(directory: Path) -> list[tuple[Path, float, int]]:
-    """Recording files in ``directory``, newest first: (path, modification time, size in bytes)."""
-    if not directory.is_dir():
-        return []
-    found = []
-    for path in directory.glob(f"*{RECORDING_SUFFIX}*"):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        found.append((path, stat.st_mtime, stat.st_size))
-    return sorted(found, key=lambda item: item[1], reverse=True)
-
-
-def human_size(size: int) -> str:
-    """Bytes in words."""
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
-
-
-class HistoryScreen(InfoScreen):
-    """Today and past days: the recording files (the session store with day summaries arrives with issue 7)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "replay", "Replay")]
-
-    def __init__(self, directory: Path) -> None:
-        super().__init__(id="history")
-        self.directory = directory
-        self.recordings = list_recordings(directory)
-
-    def compose(self) -> ComposeResult:
-        """A table of recordings."""
-        with Vertical(id="history-page", classes="page") as page:
-            page.border_title = "History"
-            yield Static(
-                f"Recordings in {self.directory}. Day summaries (upright share, episodes, breaks per day) and "
-                "replay arrive with issue 7 (the session store).",
-                id="history-note",
-            )
-            table: DataTable[str] = DataTable(id="history-table", cursor_type="row")
-            table.add_columns("day", "started", "size", "file")
-            for path, mtime, size in self.recordings:
-                when = datetime.fromtimestamp(mtime).astimezone()
-                table.add_row(when.strftime("%a %d %b"), when.strftime("%H:%M"), human_size(size), path.name)
-            yield table
-            if not self.recordings:
-                yield Static("No recordings yet: every 'posturebuddy run' session is recorded.", id="history-empty")
-        yield Footer(compact=True)
-
-    def action_replay(self) -> None:
-        """Replay the selected recording (a placeholder until issue 7)."""
-        table = self.query_one("#history-table", DataTable)
-        if not self.recordings:
-            return
-        path = self.recordings[min(max(table.cursor_row, 0), len(self.recordings) - 1)][0]
-        self.app.push_screen(ReplayScreen(path))
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a row (the table has focus): replay it."""
-        event.stop()
-        self.action_replay()
-
-
-class ReplayScreen(InfoScreen):
-    """Replay controls (play, pause, speed, seek) arrive with issue 7; this says so."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        super().__init__(id="replay")
-        self.path = path
-
-    def compose(self) -> ComposeResult:
-        """A note."""
-        with Vertical(id="replay-page", classes="page") as page:
-            page.border_title = "Replay"
-            name = self.path.name if self.path else "a recording"
-            yield Static(
-                f"Replaying {name} (play, pause, speed, seek, through this same dashboard) arrives with issue 7, "
-                "together with 'posturebuddy replay'. The recording is kept on disk until then."
-            )
-        yield Footer(compact=True)

@@ -19,7 +19,8 @@ Sitting clock
 
 Breaks
     Time away from the chair starts with the first sample on one's feet (``sit_to_stand``, ``standing``,
-    ``walking``) or without data, and ends once the wearer has been seen seated again for ``sit_back_s`` (it
+    ``walking``) or without data (once the wearer has been seen seated: a tag not yet worn is not a break), and
+    ends once the wearer has been seen seated again for ``sit_back_s`` (it
     ends where that seated run began). Missing data inside it is bridged: walking out of radio range is still
     a break. It becomes a break (``BreakStarted``) when the tag sees standing or walking (``on_feet``; a
     ``sit_to_stand`` alone, e.g. a shuffle in the chair, is not enough), or when data has been missing for
@@ -181,6 +182,9 @@ class Coach:
         self._stretch_prompted = False
         self._break_snoozed_until: float | None = None
         self._away: _AwayFromChair | None = None
+        self._seen_seated = False
+        """Whether the wearer has been seen seated with the tag on (before that, missing data or a tag off the
+        body is "not started yet", not time away from the chair)."""
         self._absent_since: float | None = None
         # today
         self._day: int | None = None
@@ -407,7 +411,9 @@ class Coach:
         absent = not on_feet and (activity == Activity.NO_DATA or frame.instant == PostureClass.AWAY)
         seated = activity in _SEATED and not absent
 
-        if gap and last is not None:
+        if seated:
+            self._seen_seated = True
+        if gap and last is not None and self._seen_seated:
             # Nothing arrived between the two updates: that time was missing data, never sitting.
             if self._away is None:
                 self._away = _AwayFromChair(since=last)
@@ -416,7 +422,7 @@ class Coach:
         elif seated:
             self._sitting_s += dt
 
-        if absent or on_feet:
+        if (absent and self._seen_seated) or on_feet:
             if self._away is None:
                 self._away = _AwayFromChair(since=t)
             self._away.seated_since = None

@@ -324,6 +324,18 @@ def test_long_absence_counts_as_a_break() -> None:
     assert r.coach.state.sitting_s == pytest.approx(30.0, abs=1.0)
 
 
+def test_a_tag_not_yet_worn_is_not_time_away_from_the_chair() -> None:
+    """Before the wearer has been seen seated (the tag lies on the desk at the start), absence is not a break
+    and the dashboard does not say "up from the chair"."""
+    r = make(CoachPolicy(sitting_limit_s=3600.0))
+    events = r.feed([away(600.0)], rate_hz=1.0)
+    assert r.coach.state.away_from_chair_s is None
+    assert of_type(events, BreakStarted) == []
+    events = r.feed([Seg(60.0)], rate_hz=1.0)
+    assert of_type(events, BreakCredited) == []
+    assert r.coach.state.sitting_s == pytest.approx(60.0, abs=1.5)
+
+
 def test_a_short_dropout_is_neither_a_break_nor_sitting() -> None:
     r = make(CoachPolicy(sitting_limit_s=3600.0))
     events = r.feed([Seg(300.0), away(30.0), Seg(60.0)], rate_hz=1.0)

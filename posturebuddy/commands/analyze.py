@@ -92,7 +92,11 @@ def _is_sqlite(path: Path) -> bool:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
+def stage_progress(
+    enabled: bool, console: Console | None = None, stages: tuple[str, ...] = _STAGES
+) -> Iterator[Progress | None]:
+    """A rich progress bar with one line per stage of the batch path (``None`` when not enabled; on stderr unless
+    another ``console`` is given). Shared by ``analyze`` and ``export``."""
     if not enabled:
         yield None
         return
@@ -103,10 +107,10 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console if console is not None else Console(stderr=True),
         transient=True,
     ) as bar:
-        tasks = {stage: bar.add_task(stage, total=1.0) for stage in _STAGES}
+        tasks = {stage: bar.add_task(stage, total=1.0) for stage in stages}
 
         def update(stage: str, done: float) -> None:
             task = tasks.get(stage)
@@ -137,7 +141,7 @@ def run_analyze(args: argparse.Namespace, settings: Settings) -> int:
     show_progress = sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
     csv_columns: dict[str, str] | None = None
     try:
-        with _progress(show_progress) as progress:
+        with stage_progress(show_progress) as progress:
             if _is_sqlite(path):
                 result = analyze_recording(
                     path, settings=st, calibrate=span, timeline=args.timeline is not None, progress=progress

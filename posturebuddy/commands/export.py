@@ -48,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 from rich.console import Console
 
+from posturebuddy.commands.analyze import stage_progress
 from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
 from posturebuddy.motion.calibration import CalibrationError, UprightReference
@@ -432,33 +433,6 @@ def _utc_offset() -> float:
     return 0.0 if offset is None else offset.total_seconds()
 
 
-@contextlib.contextmanager
-def progress_bar(enabled: bool, console: Console) -> Iterator[Progress | None]:
-    """A rich progress bar over the export stages (``None`` when not enabled)."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as Bar
-
-    with Bar(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks = {stage: bar.add_task(stage, total=1.0) for stage in _STAGES}
-
-        def update(stage: str, done: float) -> None:
-            task = tasks.get(stage)
-            if task is not None:
-                bar.update(task, completed=done)
-
-        yield update
-
-
 def report(done: ExportDone, console: Console, err: Console, prog: str = PROG) -> None:
     """Print the warnings and what was written."""
     for warning in done.warnings:
@@ -492,7 +466,7 @@ def run_export_to(
         size = 0
     show = sys.stderr.isatty() and size >= PROGRESS_MIN_BYTES
     try:
-        with progress_bar(show, err) as progress:
+        with stage_progress(show, err, _STAGES) as progress:
             done = export_recording(path, outputs, settings, posture=posture, progress=progress)
     except (ExportError, RecordingError) as exc:
         err.print(f"{prog}: error: {exc}", markup=False)

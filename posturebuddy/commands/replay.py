@@ -43,13 +43,13 @@ from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
 from posturebuddy.model import RawPacket
 from posturebuddy.model.events import Event
-from posturebuddy.motion.calibration import CalibrationError, UprightReference
-from posturebuddy.session.analyze import reference_from_record, stream_events
+from posturebuddy.motion.calibration import UprightReference
+from posturebuddy.session.analyze import stream_events
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import EngineSettings, EngineSnapshot, PostureEngine, engine_settings
 from posturebuddy.session.jsonl import to_json_line
 from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, RecordingReader, open_recording
-from posturebuddy.session.replay import ReplaySession
+from posturebuddy.session.replay import ReplaySession, recorded_references
 
 if TYPE_CHECKING:
     from posturebuddy.ui.app import PostureBuddyApp
@@ -183,16 +183,6 @@ class _EmittingEngine(PostureEngine):
         return events
 
 
-def _references(reader: RecordingReader, family: TagFamily | None) -> list[tuple[float, UprightReference]]:
-    refs: list[tuple[float, UprightReference]] = []
-    for cal in reader.calibrations():
-        try:
-            refs.append((cal.t_s, reference_from_record(cal.gravity_up_g, cal.forward_axis, family, cal.t_s)))
-        except (CalibrationError, ValueError):
-            continue
-    return refs
-
-
 def replay_recording(
     reader: RecordingReader,
     out: TextIO,
@@ -204,7 +194,7 @@ def replay_recording(
 ) -> None:
     """Replay ``reader``'s packets (from host time ``start_s``) as JSON lines on ``out``, paced by ``pacer``."""
     pacer = pacer or Pacer(None)
-    refs = sorted(_references(reader, family), key=lambda r: r[0])
+    refs = recorded_references(reader, family)
     # As analyze: the first calibration applies from the start, each later one from its time on. After a seek,
     # the latest one taken before the seek point is the one in effect at the start.
     first = 0

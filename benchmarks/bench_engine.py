@@ -1,7 +1,9 @@
 """Streaming engine microseconds per sample per tag kind, and batch ``analyze`` of a simulated 8-hour day.
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py`` (streaming, 20 simulated minutes per kind) and
-``... --day`` (also the 8-hour day at 50 Hz: about 3 minutes, most of it simulating and encoding the packets).
+``... --day`` (also the 8-hour day at 50 Hz: about 3 minutes, most of it simulating and encoding the packets) and
+``... --jit`` (the first call of the numba-compiled activity loop in a fresh process, with an empty and with a warm
+numba cache). ``POSTUREBUDDY_JIT=0`` makes the analysis run the pure-Python activity loop (for an A/B).
 Kinds: quaternion + accel (PostureBuddy Tag), raw accel + gyro through the AHRS (WitMotion's samples with the
 tag's own quaternion removed, the SensorTag-like path), accelerometer only (micro:bit). Figures are ratios to
 compare, not assertions.
@@ -11,6 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -159,15 +165,66 @@ def measure_day(duration_s: float | None = None, verbose: bool = False) -> dict[
 
 
 def day() -> None:
+    print(f"activity loop: {activity_path()}")
     measure_day(verbose=True)
+
+
+def activity_path() -> str:
+    """Which activity loop ``analyze`` runs here: numba-compiled or pure Python (and why)."""
+    if os.environ.get("POSTUREBUDDY_JIT", "").strip() == "0":
+        return "pure Python (POSTUREBUDDY_JIT=0)"
+    try:
+        import numba
+    except ImportError:
+        return "pure Python (numba not installed)"
+    return f"numba {numba.__version__} (compiled)"
+
+
+_FIRST_CALL = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from posturebuddy.motion.activity import activity_codes_compiled
+n = 100
+t = np.arange(n) * 0.02
+acc = np.tile([0.0, 0.0, 1.0], (n, 1))
+up = np.tile([0.0, 0.0, 1.0], (n, 1))
+ones = np.ones(n, dtype=bool)
+codes = activity_codes_compiled(t, acc, ones, up, ones, ones)
+assert codes is not None, "numba not installed"
+print(time.perf_counter() - t0)
+"""
+
+
+def measure_jit(verbose: bool = False) -> dict[str, float]:
+    """Seconds to the first result of the compiled activity loop in a fresh process (numba import included):
+    ``jit.cold_s`` with an empty numba cache (compiling), ``jit.warm_s`` with the cache it left."""
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        env.pop("POSTUREBUDDY_JIT", None)
+        for key in ("jit.cold_s", "jit.warm_s"):
+            out = subprocess.run(
+                [sys.executable, "-c", _FIRST_CALL], capture_output=True, text=True, check=True, env=env
+            )
+            figures[key] = float(out.stdout.strip())
+    if verbose:
+        print(
+            f"compiled activity loop, first call in a fresh process: {figures['jit.cold_s']:.1f} s with an empty "
+            f"numba cache (compiling), {figures['jit.warm_s']:.2f} s with a warm one"
+        )
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day", action="store_true", help="also analyse the simulated 8-hour day")
+    parser.add_argument("--jit", action="store_true", help="also time the compiled activity loop's first call")
     parser.add_argument("--duration", type=float, default=1200.0, help="streaming: simulated seconds per kind")
     args = parser.parse_args()
     streaming(args.duration)
+    if args.jit:
+        measure_jit(verbose=True)
     if args.day:
         day()
 

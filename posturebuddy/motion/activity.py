@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -815,6 +816,58 @@ def _integrate_back(
         h_min = min(h_min, h)
         h_max = max(h_max, h)
     return -h_min, -h_max, v_peak, -h
+
+
+JIT_ENV_VAR = "POSTUREBUDDY_JIT"
+"""Set to ``0`` to make :func:`activity_codes_compiled` decline (benchmarks, debugging): the batch analysis then
+runs the pure-Python loop."""
+
+
+def activity_codes_compiled(
+    t_s: FloatArray,
+    accel_g: FloatArray,
+    has_acc: BoolArray,
+    up_tag: FloatArray,
+    has_up: BoolArray,
+    oriented: BoolArray,
+    settings: ActivitySettings | None = None,
+) -> npt.NDArray[np.int8] | None:
+    """:meth:`ActivityClassifier.run_codes` of a fresh classifier over whole arrays, compiled with numba; ``None``
+    when numba is not installed (``pip install posturebuddy[fast]``) or ``POSTUREBUDDY_JIT=0``.
+
+    The same codes as the Python loop row for row (``tests/motion/test_activity_kernel.py``); about 50 times
+    faster. numba is imported here, on first use, never when this module is imported: the live engine, the demo and
+    the dashboard never load it. The first call in a fresh environment compiles the kernel (a few seconds; the
+    result is cached on disk beside the module, so later processes load it in well under a second).
+
+    Args:
+        t_s: row times, shape (N,).
+        accel_g: accelerometer rows, shape (N, 3); read only where ``has_acc``.
+        has_acc: rows whose accelerometer reading :meth:`ActivityClassifier.step` would use (finite, not zero).
+        up_tag: the tilt's up vectors, shape (N, 3); read only where ``has_up``.
+        has_up: rows with a tilt estimate (other rows with no accelerometer either are ticks).
+        oriented: rows whose tilt source is in :data:`ORIENTED_SOURCES` (ignored where not ``has_up``).
+        settings: classifier settings.
+    """
+    if os.environ.get(JIT_ENV_VAR, "").strip() == "0":
+        return None
+    try:
+        from posturebuddy.motion import _activity_kernel
+    except ImportError:
+        return None
+    st = settings if settings is not None else ActivitySettings()
+    params = np.array([float(getattr(st, name)) for name in _activity_kernel.PARAM_NAMES], dtype=np.float64)
+    n = np.asarray(t_s).shape[0]
+    codes: npt.NDArray[np.int8] = _activity_kernel.activity_codes(
+        np.ascontiguousarray(t_s, dtype=np.float64).reshape(n),
+        np.ascontiguousarray(accel_g, dtype=np.float64).reshape(n, 3),
+        np.ascontiguousarray(has_acc, dtype=np.bool_).reshape(n),
+        np.ascontiguousarray(up_tag, dtype=np.float64).reshape(n, 3),
+        np.ascontiguousarray(has_up, dtype=np.bool_).reshape(n),
+        np.ascontiguousarray(oriented, dtype=np.bool_).reshape(n),
+        params,
+    )
+    return codes
 
 
 def oriented_rows(tilt: TiltSeries) -> BoolArray:

@@ -11,7 +11,8 @@ Pipeline (``docs/engine.md``, section "Analyze"):
    quiet (:func:`replay_ticks`); :func:`stream_events` does the same for the streaming engine;
 3. **orientation**: :func:`~posturebuddy.motion.orientation.estimate_tilt_batch` (vectorised except the AHRS);
 4. **activity**: :class:`~posturebuddy.motion.activity.ActivityClassifier` over every row (a recursion, so a
-   loop, through its frame-free :meth:`~posturebuddy.motion.activity.ActivityClassifier.step`);
+   loop, through its frame-free :meth:`~posturebuddy.motion.activity.ActivityClassifier.run_codes`, or the same
+   loop compiled with numba when it is installed: :func:`~posturebuddy.motion.activity.activity_codes_compiled`);
 5. **reference**: the ``--calibrate`` span, else the recording's own calibration(s), else an automatic upright
    estimate (:func:`~posturebuddy.motion.calibration.auto_upright` over still seated rows), else what a live run
    would have captured; :attr:`AnalysisResult.reference_source` says which;
@@ -47,7 +48,7 @@ from posturebuddy.model import (
     StreamStarted,
 )
 from posturebuddy.model.events import Event
-from posturebuddy.motion.activity import ActivityClassifier, oriented_rows
+from posturebuddy.motion.activity import ActivityClassifier, activity_codes_compiled, oriented_rows
 from posturebuddy.motion.calibration import (
     CalibrationError,
     CalibrationMethod,
@@ -877,27 +878,40 @@ def _expand_tilt(tilt: TiltSeries, is_sample: BoolArray, src: npt.NDArray[np.int
 
 
 def _activity_codes(
-    data: SampleArrays, tilt: TiltSeries, is_sample: BoolArray, st: EngineSettings, progress: Progress | None
+    data: SampleArrays,
+    tilt: TiltSeries,
+    is_sample: BoolArray,
+    st: EngineSettings,
+    progress: Progress | None,
+    compiled: bool = True,
 ) -> npt.NDArray[np.int8]:
     """The activity classifier over every row (ticks included), as the engine runs it.
 
     Rows are checked here as :meth:`ActivityClassifier.step` checks them (an accelerometer row is used if finite
-    and not zero: the same IEEE operations elementwise as the scalar check), then fed to
-    :meth:`ActivityClassifier.run_codes` in chunks."""
+    and not zero: the same IEEE operations elementwise as the scalar check). With numba installed (and
+    ``compiled``), :func:`~posturebuddy.motion.activity.activity_codes_compiled` runs the state machine over the
+    arrays in one call; otherwise :meth:`ActivityClassifier.run_codes` in chunks. Both give the same codes."""
     n = data.t_s.shape[0]
-    clf = ActivityClassifier(st.activity)
     acc = data.accel_g
     sq = acc[:, 0] * acc[:, 0] + acc[:, 1] * acc[:, 1] + acc[:, 2] * acc[:, 2]
     with np.errstate(invalid="ignore"):
         has_acc = np.all(np.isfinite(acc), axis=1) & (sq >= 1e-12) & is_sample
     has_up = tilt.valid & is_sample
+    oriented_mask = oriented_rows(tilt) & has_up
+    if compiled:
+        fast = activity_codes_compiled(data.t_s, acc, has_acc, tilt.up_tag, has_up, oriented_mask, st.activity)
+        if fast is not None:
+            if progress is not None:
+                progress("activity", 1.0)
+            return fast
+    clf = ActivityClassifier(st.activity)
     acc_list: list[tuple[float, float, float] | None] = list(map(tuple, acc.tolist()))
     up_list: list[tuple[float, float, float] | None] = list(map(tuple, tilt.up_tag.tolist()))
     for i in np.flatnonzero(~has_acc).tolist():
         acc_list[i] = None
     for i in np.flatnonzero(~has_up).tolist():
         up_list[i] = None
-    oriented = (oriented_rows(tilt) & has_up).tolist()
+    oriented = oriented_mask.tolist()
     times = data.t_s.tolist()
     codes = np.empty(n, dtype=np.int8)
     chunk = 65536

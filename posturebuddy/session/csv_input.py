@@ -199,7 +199,10 @@ def read_imu_csv(path: str | Path, options: CsvOptions | None = None) -> CsvData
         raise CsvInputError(f"{where}: empty file (a CSV with a header row is expected)")
     delimiter = opt.delimiter or next((d for d in (",", ";", "\t") if d in lines[0]), ",")
     reader = csv.reader(lines, delimiter=delimiter)
-    header = [h.strip() for h in next(reader)]
+    try:
+        header = [h.strip() for h in next(reader)]
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise CsvInputError(f"{where}: row 1: {exc}") from exc
     index = {h: i for i, h in enumerate(header)}
 
     def col(name: str, what: str) -> int:
@@ -268,7 +271,10 @@ def read_imu_csv(path: str | Path, options: CsvOptions | None = None) -> CsvData
     times: list[float] = []
     acc: list[tuple[float, float, float]] = []
     gyr: list[tuple[float, float, float]] = []
-    rows = list(reader)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise CsvInputError(f"{where}: row {reader.line_num}: {exc}") from exc
     last_row = len(rows)
     t_scale = _time_scale(time_col) if time_col is not None else 1.0
     prev_t = -math.inf

@@ -136,11 +136,19 @@ class SessionRecorder:
         self._guard(self.writer.maybe_flush)
 
     def close(self) -> None:
-        """Write the last minute's summary, flush everything and close the file."""
+        """Write the last minute's summary, flush everything and close the file.
+
+        After a failure (disk full...) the writer still gets one last try at writing what it holds and is closed
+        either way, so the file is left consistent and no connection stays open."""
         if self.failed is None:
             for row in self.summarizer.close():
                 self._guard(self.writer.append_minute_summary, row)
-        self._guard(self.writer.close)
+            self._guard(self.writer.close)
+            return
+        try:
+            self.writer.close()
+        except Exception as exc:  # noqa: BLE001 (still failing: what was written before the failure stays)
+            log.warning("the recording could not be completed (%s); what was written before stays readable", exc)
 
     def _summaries(self, *, include_open: bool) -> None:
         """Append the minute summaries that changed (completed minutes; the open one too if asked)."""

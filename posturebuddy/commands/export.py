@@ -148,7 +148,7 @@ def build_tables(
     progress: Progress | None = None,
 ) -> ExportTables:
     """Decode ``reader``'s packets (and, with ``posture``, judge them as ``analyze`` does) into export tables."""
-    decoded = decode_items(reader.iter_packets(), family, total=reader.packet_count(), progress=progress)
+    decoded = decode_items(reader.iter_stream(), family, total=reader.packet_count(), progress=progress)
     arrays = decoded.arrays
     numeric: dict[str, FloatArray] = {"t_s": np.asarray(arrays.t_s, dtype=np.float64)}
     for name, cols in SAMPLE_FIELDS:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
-from posturebuddy.model import RawPacket
+from posturebuddy.model import RawPacket, StreamStarted
 from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.session.analyze import stream_events
@@ -213,11 +213,11 @@ def replay_recording(
     engine = _EmittingEngine(settings, emit, family=family, reference=up_front)
     decoder = PacketDecoder(family)
 
-    def items(packets: Iterator[RawPacket]) -> Iterator[object]:
+    def items(packets: Iterator[RawPacket | StreamStarted]) -> Iterator[object]:
         for packet in packets:
             yield from decoder.feed(packet)
 
-    stream_events(items(reader.iter_packets(start_s=start_s)), engine, references=later)
+    stream_events(items(reader.iter_stream(start_s=start_s)), engine, references=later)
     out.flush()
 
 

@@ -639,7 +639,7 @@ def analyze_recording(
             family = None
             notes.append(f"unknown tag family {family_id!r}: its packets cannot be decoded")
         total = reader.packet_count()
-        decoded = decode_items(reader.iter_packets(), family, total=total, progress=progress)
+        decoded = decode_items(reader.iter_stream(), family, total=total, progress=progress)
         calibrations = reader.calibrations() if use_recorded_calibration else []
     notes.extend(str(w.message) for w in [*caught, *caught_more] if issubclass(w.category, RecordingDamageWarning))
     refs: list[tuple[float, UprightReference]] = []

@@ -12,6 +12,7 @@ second), together with link events, calibrations, episodes and prompts with thei
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -62,11 +63,12 @@ MAX_LOGGED_ERRORS = 20
 
 TICK_PERIOD_S = 1.0
 """Wall seconds between checks for a pause in the data (link down) and between recorder flush checks."""
-SILENT_TAG_S = 5.0
+SILENT_TAG_S = 2.0
 """A tag that stays connected but sends nothing for this many wall seconds is treated like a link that is down."""
 TICK_GRACE_S = 2.0
-"""Ticks stay this many seconds of sample time behind the clock, so that samples still on their way (a host
-stall, a burst after a busy moment) are not overtaken by a tick (the engine drops samples older than its time)."""
+"""Ticks stay behind the clock by what it showed this many *wall* seconds ago, so that samples still on their way
+(a host stall, a burst after a busy moment) are not overtaken by a tick (the engine drops samples older than its
+time). Counted in wall seconds, it holds for an accelerated simulation as for a real tag."""
 
 
 def is_droppable(item: object) -> bool:
@@ -200,6 +202,8 @@ class LiveSession:
         self.calibrations = calibrations
         self._last_sample_t: float | None = None
         self._ticks_since_sample = 0
+        self._clock_marks: collections.deque[tuple[float, float]] = collections.deque()
+        """(monotonic wall time, session clock) at each tick check: what the clock showed TICK_GRACE_S ago."""
         self._tag: StreamStarted | None = None
         self.error: str | None = None
         self.internal_errors = 0
@@ -276,11 +280,18 @@ class LiveSession:
             await asyncio.sleep(TICK_PERIOD_S)
             if self.recorder is not None:
                 self.recorder.maybe_flush()
-            quiet_wall_s = time.monotonic() - self._last_item_wall
+            now_wall = time.monotonic()
+            marks = self._clock_marks
+            marks.append((now_wall, self.clock()))
+            while len(marks) > 1 and marks[1][0] <= now_wall - TICK_GRACE_S:
+                marks.popleft()  # keep the newest mark that is at least TICK_GRACE_S old, and the ones after it
+            quiet_wall_s = now_wall - self._last_item_wall
             if self.link.state is ConnectionState.STREAMING and quiet_wall_s < SILENT_TAG_S:
                 continue  # data is flowing (perhaps held up a moment): sample time moves the engine
+            if marks[0][0] > now_wall - TICK_GRACE_S:
+                continue  # the session has not run TICK_GRACE_S yet
             try:
-                self._publish_all(self._ticks_until(self.clock() - TICK_GRACE_S))
+                self._publish_all(self._ticks_until(marks[0][1]))
             except Exception:  # same policy as _consume
                 self.internal_errors += 1
                 if self.internal_errors <= MAX_LOGGED_ERRORS:
@@ -292,16 +303,17 @@ class LiveSession:
             return -math.inf
         return self._last_sample_t + self._ticks_since_sample * REPLAY_TICK_PERIOD_S
 
-    def _ticks_until(self, t_end_s: float) -> list[Event]:
+    def _ticks_until(self, t_end_s: float, *, before: bool = False) -> list[Event]:
         """Tick the engine through a pause in the data, on the grid a replay uses (the last sample's time plus
-        whole tick periods, :func:`~posturebuddy.session.analyze.replay_ticks`), up to ``t_end_s``."""
+        whole tick periods, :func:`~posturebuddy.session.analyze.replay_ticks`), up to ``t_end_s`` (``before``:
+        strictly before it, for the sample that ends the pause)."""
         last = self._last_sample_t
         if last is None:
             return []
         events: list[Event] = []
         k = self._ticks_since_sample + 1
-        while last + k * REPLAY_TICK_PERIOD_S <= t_end_s:
-            events.extend(self.engine.tick(last + k * REPLAY_TICK_PERIOD_S))
+        while (t := last + k * REPLAY_TICK_PERIOD_S) < t_end_s or (not before and t == t_end_s):
+            events.extend(self.engine.tick(t))
             self._ticks_since_sample = k
             k += 1
         return events
@@ -314,11 +326,14 @@ class LiveSession:
         elif self.recorder is not None:
             self.recorder.packet(item)
         for decoded in self.decoder.feed(item):
-            self._publish(decoded)
-            self._publish_all(self.engine.feed(decoded))
             if isinstance(decoded, Sample) and decoded.t_s >= self._engine_time():
+                # the rest of a pause's ticks first (those the clock-driven ticks had not reached), exactly as a
+                # replay of the recording ticks it (analyze.stream_events): live and replay agree by construction
+                self._publish_all(self._ticks_until(decoded.t_s, before=True))
                 self._last_sample_t = decoded.t_s
                 self._ticks_since_sample = 0
+            self._publish(decoded)
+            self._publish_all(self.engine.feed(decoded))
 
     def _start_recording(self, marker: StreamStarted) -> None:
         if self._recording_path is None or self.recorder is not None:

@@ -41,7 +41,16 @@ from types import TracebackType
 from typing import Final, Self, TypeVar
 
 from posturebuddy import __version__
-from posturebuddy.model import PostureClass, Prompt, PromptKind, PromptOutcome, RawPacket
+from posturebuddy.devices import UnknownFamilyError, get_family
+from posturebuddy.model import (
+    ConnectionState,
+    PostureClass,
+    Prompt,
+    PromptKind,
+    PromptOutcome,
+    RawPacket,
+    StreamStarted,
+)
 from posturebuddy.session.recording_records import (
     CalibrationRecord,
     DamageReport,
@@ -1128,6 +1137,40 @@ class RecordingReader:
         """
         for _, t, char_uuid, data, _ in self._packet_rows(start_s, end_s):
             yield RawPacket(t, char_uuid, data)
+
+    def iter_stream(
+        self, start_s: float | None = None, end_s: float | None = None
+    ) -> Iterator[RawPacket | StreamStarted]:
+        """:meth:`iter_packets` with a :class:`~posturebuddy.model.StreamStarted` marker before the first packet
+        of each connection, as the live link put them into its packet stream, so that a replay restarts the
+        decoders (sequence numbers, the tag's clock, arrival smoothing) where the live session did.
+
+        A new connection is recognised by the recorded "connecting" link event before it (the marker takes its
+        time); the first one is marked too. The markers carry the rate asked of the tag, snapped to one the
+        family supports, as the live ones did (it seeds the arrival smoothing of tags without a clock).
+        """
+        meta = self.metadata
+        rate_hz = meta.sample_rate_hz
+        if rate_hz is not None:
+            with contextlib.suppress(UnknownFamilyError):
+                rate_hz = get_family(meta.tag_family).capabilities.nearest_rate_hz(rate_hz)
+        starts = sorted(
+            e.t_s
+            for e in self.link_events()
+            if e.kind == LinkEventKind.CONNECTION and e.detail == str(ConnectionState.CONNECTING)
+        )
+        k = 0
+        first = True
+        for packet in self.iter_packets(start_s, end_s):
+            crossed = first
+            while k < len(starts) and starts[k] <= packet.t_host_s:
+                k += 1
+                crossed = True
+            if crossed:
+                t = starts[k - 1] if k > 0 else packet.t_host_s
+                yield StreamStarted(t, meta.tag_family, meta.tag_address, meta.tag_name, rate_hz)
+                first = False
+            yield packet
 
     def iter_packet_records(self, start_s: float | None = None, end_s: float | None = None) -> Iterator[PacketRecord]:
         """Like :meth:`iter_packets`, with the packet number and device time of every packet."""

@@ -197,7 +197,7 @@ class _Pipeline:
 
     def __init__(
         self,
-        packets: Iterator[RawPacket],
+        packets: Iterator[RawPacket | StreamStarted],
         settings: EngineSettings,
         family: TagFamily,
         references: Sequence[tuple[float, UprightReference]],
@@ -208,10 +208,10 @@ class _Pipeline:
         self._later = list(references[1:])
         self._next_ref = 0
         self._last_sample_s: float | None = None
-        self.pending: RawPacket | None = None
+        self.pending: RawPacket | StreamStarted | None = None
         self.exhausted = False
 
-    def peek(self) -> RawPacket | None:
+    def peek(self) -> RawPacket | StreamStarted | None:
         """The next packet, without feeding it (``None`` at the end)."""
         if self.pending is None and not self.exhausted:
             self.pending = next(self.packets, None)
@@ -247,6 +247,11 @@ class _Pipeline:
         out(item)
         for event in engine.feed(item):
             out(event)
+
+
+def arrival_s(item: RawPacket | StreamStarted) -> float:
+    """When an item of the recorded stream arrived (a connection's marker: when it began), host seconds."""
+    return item.t_host_s if isinstance(item, RawPacket) else item.t_s
 
 
 class ReplayLink:
@@ -471,12 +476,12 @@ class ReplaySession:
                 if packet is None:
                     self._reached_end()
                     return 0.0
-                if packet.t_host_s > target:
+                if arrival_s(packet) > target:
                     assert speed is not None
                     self._now_s = target if self._now_s is None else max(self._now_s, target)
-                    return min(MAX_WAIT_S, max(MIN_WAIT_S, (packet.t_host_s - target) / speed))
+                    return min(MAX_WAIT_S, max(MIN_WAIT_S, (arrival_s(packet) - target) / speed))
                 pipeline.feed_next(self.bus.publish)
-                self._fed(packet.t_host_s)
+                self._fed(arrival_s(packet))
                 if time.perf_counter() >= budget_end:
                     return 0.0
 
@@ -494,11 +499,11 @@ class ReplaySession:
                     self._seek_done(self.last_s)
                     self._reached_end()
                     return 0.0
-                if packet.t_host_s > target:
+                if arrival_s(packet) > target:
                     self._seek_done(target)
                     return 0.0
                 pipeline.feed_next(self._publish_seeking)
-                self._fed(packet.t_host_s)
+                self._fed(arrival_s(packet))
                 if time.perf_counter() >= budget_end:
                     return 0.0
 
@@ -547,8 +552,8 @@ class ReplaySession:
     def _new_pipeline(self) -> _Pipeline:
         return _Pipeline(self._packets(), self.settings, self.family, self._references)
 
-    def _packets(self) -> Iterator[RawPacket]:
-        return self.reader.iter_packets()
+    def _packets(self) -> Iterator[RawPacket | StreamStarted]:
+        return self.reader.iter_stream()
 
     def _set_link(self, state: ConnectionState, t_s: float, detail: str) -> None:
         self.link.state = state

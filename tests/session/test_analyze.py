@@ -88,7 +88,7 @@ def _streamed(path: Path, settings: EngineSettings, capture: bool) -> tuple[list
     with open_recording(path) as reader:
         family = get_family(reader.metadata.tag_family)
         decoder = PacketDecoder(family)
-        items = [out for packet in reader.iter_packets() for out in decoder.feed(packet)]
+        items = [out for packet in reader.iter_stream() for out in decoder.feed(packet)]
     reference = None
     if not capture:
         batch = analyze_recording(path, settings=settings)
@@ -105,7 +105,7 @@ def test_batch_gives_the_streaming_engines_events(fixture: str, capture: bool, r
     streamed, _ = _streamed(path, settings, capture)
     with open_recording(path) as reader:
         family = get_family(reader.metadata.tag_family)
-        decoded = decode_items(reader.iter_packets(), family)
+        decoded = decode_items(reader.iter_stream(), family)
     if capture:
         batch = analyze_samples(decoded.arrays, family=family, settings=settings, capture_only=True)
         assert batch.reference_source == ReferenceSource.CAPTURE

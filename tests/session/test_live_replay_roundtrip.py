@@ -19,6 +19,7 @@ from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PromptRais
 from posturebuddy.session.analyze import analyze_recording
 from posturebuddy.session.engine import EngineSettings
 from posturebuddy.session.recording import open_recording
+from simulators.tags.base import VirtualTag
 
 SCENARIO = Path(__file__).resolve().parents[1] / "ui" / "scenarios" / "quick_forward_head.toml"
 RATE_HZ = 25.0
@@ -29,11 +30,18 @@ SCENARIO_S = 420.0
 SAMPLE_S = 1.0 / RATE_HZ
 
 
-async def _record_live(path: Path) -> list[object]:
-    """Run a live session over the simulator until the scenario has played; return what it published."""
+async def _record_live(path: Path, drop_after_wall_s: float | None = None) -> list[object]:
+    """Run a live session over the simulator until the scenario has played; return what it published. With
+    ``drop_after_wall_s``, the tag drops the link once then (the session reconnects, as after a radio dropout)."""
     seen: list[object] = []
+    tags: list[VirtualTag] = []
     async with open_demo_session(
-        scenario=SCENARIO, speed=SPEED, rate_hz=RATE_HZ, engine=EngineSettings(), recording_path=path
+        scenario=SCENARIO,
+        speed=SPEED,
+        rate_hz=RATE_HZ,
+        engine=EngineSettings(),
+        recording_path=path,
+        on_tag=tags.append,
     ) as session:
         subscription = session.bus.subscribe("test")
 
@@ -42,9 +50,17 @@ async def _record_live(path: Path) -> list[object]:
                 [item async for item in subscription if isinstance(item, EpisodeStarted | EpisodeEnded | PromptRaised)]
             )
 
+        async def drop() -> None:
+            if drop_after_wall_s is not None:
+                await asyncio.sleep(drop_after_wall_s)
+                await tags[0].drop_connection()
+
         task = asyncio.create_task(pump())
+        dropper = asyncio.create_task(drop())
         status = await session.run(asyncio.Event(), duration_s=SCENARIO_S / SPEED + 1.0)
         await task
+        await dropper
+        assert session.link.stats.connects == (1 if drop_after_wall_s is None else 2)
         assert status == 0
         assert session.internal_errors == 0
     return seen
@@ -59,9 +75,13 @@ def _episodes(items: list[object]) -> list[tuple[str, float, float | None]]:
 
 
 @pytest.mark.asyncio
-async def test_a_recorded_live_session_replays_to_the_same_episodes_and_prompts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("drop_after_wall_s", [None, 2.0], ids=["one_connection", "dropped_and_reconnected"])
+async def test_a_recorded_live_session_replays_to_the_same_episodes_and_prompts(
+    tmp_path: Path, drop_after_wall_s: float | None
+) -> None:
+    """With a dropout too: the replay restarts the decoders where the live session reconnected."""
     path = tmp_path / "live.pbrec"
-    live = await _record_live(path)
+    live = await _record_live(path, drop_after_wall_s)
     live_prompts = [(str(e.prompt.kind), e.prompt.t_s) for e in live if isinstance(e, PromptRaised)]
     live_episodes = _episodes(live)
     # The scenario must have given something to compare: a forward-head episode and its chin-tuck prompt.

@@ -43,7 +43,7 @@ def _twin(path: Path) -> list[dict[str, object]]:
     with open_recording(path) as reader:
         family = get_family(reader.metadata.tag_family)
         decoder = PacketDecoder(family)
-        items = [out for packet in reader.iter_packets() for out in decoder.feed(packet)]
+        items = [out for packet in reader.iter_stream() for out in decoder.feed(packet)]
     events = stream_events(items, PostureEngine(settings, family=family))
     return [json.loads(to_json_line(e)) for e in events if not isinstance(e, EngineSnapshot)]
 

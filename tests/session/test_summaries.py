@@ -45,7 +45,7 @@ def _live_rows(source: Path, result: AnalysisResult, out: Path) -> list[MinuteSu
     with open_recording(source) as reader:
         family = get_family(reader.metadata.tag_family)
         decoder = PacketDecoder(family)
-        items = [item for packet in reader.iter_packets() for item in decoder.feed(packet)]
+        items = [item for packet in reader.iter_stream() for item in decoder.feed(packet)]
     engine = PostureEngine(EngineSettings(), family=family, reference=result.reference)
     metadata = RecordingMetadata(tag_family=family.family_id, source_kind=SourceKind.SIMULATED)
     clock = {"now": 0.0}

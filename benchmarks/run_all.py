@@ -30,6 +30,7 @@ import bench_engine
 import bench_history
 import bench_orientation
 import bench_recording
+import bench_replay
 import bench_simulator
 
 HERE = Path(__file__).resolve().parent
@@ -238,6 +239,21 @@ def recording_rows(plan: Plan, figures: dict[str, float]) -> list[Row]:
     ]
 
 
+def replay_rows(plan: Plan, figures: dict[str, float]) -> list[Row]:
+    hours = (plan.day_s or 8 * 3600.0) / 3600.0
+    f = bench_replay.measure(hours)
+    figures.update(f)
+    return [
+        Row(
+            f"replay {hours:g} h, --speed max",
+            f"{f['replay.x_real_time']:,.0f}",
+            "x real time",
+            note=f"{f['replay.wall_s']:.1f} s, {f['replay.us_per_packet']:.1f} us/packet: read, decode, streaming "
+            "engine, JSON lines",
+        )
+    ]
+
+
 def history_rows(_plan: Plan, figures: dict[str, float]) -> list[Row]:
     f = bench_history.measure()
     figures.update(f)
@@ -310,6 +326,7 @@ SECTIONS: dict[str, Callable[[Plan, dict[str, float]], list[Row]]] = {
     "day": day_rows,
     "orientation": orientation_rows,
     "recording": recording_rows,
+    "replay": replay_rows,
     "history": history_rows,
     "simulator": simulator_rows,
     "dashboard": dashboard_rows,

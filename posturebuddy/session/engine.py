@@ -199,7 +199,7 @@ class PostureEngine:
         self._last_activity: ActivityFrame | None = None
         self._last_frame: DetectorFrame | None = None
         self._last_angles: PostureAngles | None = None
-        self._next_snapshot_s = -math.inf
+        self._snapshot_bin = -math.inf
         self._last_t = -math.inf
         self._judged_bin = -math.inf
 
@@ -338,8 +338,9 @@ class PostureEngine:
         events: list[Event] = list(frame.events)
         events.extend(self._coach.update(t, frame, activity.activity))
         self._last_activity, self._last_frame, self._last_angles = activity, frame, angles
-        if t >= self._next_snapshot_s:
-            self._next_snapshot_s = t + self.settings.snapshot_period_s
+        snapshot_bin = judge_bin(t, self.settings.snapshot_period_s)
+        if snapshot_bin > self._snapshot_bin:  # one per period bin of sample time, like the judging itself
+            self._snapshot_bin = snapshot_bin
             events.append(self.snapshot(t))
         return events
 

@@ -40,7 +40,7 @@ import numpy as np
 from posturebuddy.model import Activity, PostureClass, PromptOutcome
 from posturebuddy.posture.events import BreakCredited, BreakEnded, EpisodeStarted, PromptAnswered, PromptRaised
 from posturebuddy.session.analyze import ACTIVITIES, POSTURE_CLASSES, AnalysisResult
-from posturebuddy.session.engine import EngineSettings, EngineSnapshot
+from posturebuddy.session.engine import EngineSettings, EngineSnapshot, judge_bin
 from posturebuddy.session.recording import MinuteSummary
 
 MINUTE_S = 60.0
@@ -294,13 +294,15 @@ class MinuteSummarizer:
 
 def snapshot_rows(t_s: Sequence[float] | np.ndarray, period_s: float) -> np.ndarray:
     """Indices of the judged rows ``t_s`` (seconds) on which the streaming engine emits a snapshot: the first
-    row, then each row at least ``period_s`` after the previous snapshot (``PostureEngine``'s rule)."""
+    row of each ``period_s`` bin of sample time later than the last snapshot's (``PostureEngine``'s rule, with
+    :func:`~posturebuddy.session.engine.judge_bin`)."""
     times = np.asarray(t_s, dtype=np.float64).tolist()
     picked: list[int] = []
-    next_s = -math.inf
+    last_bin = -math.inf
     for i, t in enumerate(times):
-        if t >= next_s:
-            next_s = t + period_s
+        b = judge_bin(t, period_s)
+        if b > last_bin:
+            last_bin = b
             picked.append(i)
     return np.asarray(picked, dtype=np.intp)
 

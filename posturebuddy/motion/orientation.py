@@ -180,6 +180,55 @@ class AhrsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AccelCalibration:
+    """A fixed per-axis correction of the accelerometer: ``corrected = (raw - bias_g) / scale``, per tag axis.
+
+    Why: an accelerometer-only tag takes its tilt from the direction of the raw accelerometer, so the
+    sensor's own zero-g offset and per-axis sensitivity error bend every angle. To first order a flexion
+    ``a`` in the plane of the tag axes ``f`` (forward) and ``u`` (up) reads ``a (1 + s_f - s_u - b_u)``
+    (``s``: relative sensitivity error, ``b``: offset in g); consumer MEMS parts have offsets of tens of mg
+    and sensitivity errors of a few per cent, so the angles read 3-5 % small or large. The upright reference
+    is captured with the same error, which cancels at upright but not away from it (0.5-1 deg at a 15-deg
+    threshold; on a slow slouch of 0.15-0.3 deg/s that is seconds of dwell delay). Estimate it with
+    :func:`fit_accel_calibration`.
+
+    Attributes:
+        bias_g: zero-g offset per tag axis, g.
+        scale: sensitivity per tag axis relative to nominal (dimensionless, 1 = exact).
+    """
+
+    bias_g: Vec3 = (0.0, 0.0, 0.0)
+    scale: Vec3 = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        own = "AccelCalibration"
+        _require(
+            len(self.bias_g) == 3 and all(math.isfinite(b) and abs(b) < 0.5 for b in self.bias_g),
+            own,
+            "bias_g",
+            self.bias_g,
+            "three finite offsets below 0.5 g",
+        )
+        _require(
+            len(self.scale) == 3 and all(math.isfinite(k) and 0.5 < k < 2.0 for k in self.scale),
+            own,
+            "scale",
+            self.scale,
+            "three sensitivities between 0.5 and 2",
+        )
+
+    def apply(self, accel_g: Vec3) -> Vec3:
+        """Correct one reading (g); the same IEEE operations as :meth:`apply_rows`."""
+        b, k = self.bias_g, self.scale
+        return ((accel_g[0] - b[0]) / k[0], (accel_g[1] - b[1]) / k[1], (accel_g[2] - b[2]) / k[2])
+
+    def apply_rows(self, accel_g: FloatArray) -> FloatArray:
+        """Correct readings of shape (N, 3), g (NaN rows stay NaN)."""
+        out: FloatArray = (accel_g - np.asarray(self.bias_g)) / np.asarray(self.scale)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class OrientationSettings:
     """Settings of the orientation stage.
 
@@ -194,6 +243,9 @@ class OrientationSettings:
             seconds.
         motion_ref_g: linear acceleration that scores 1 in ``motion_energy``, g.
         motion_ref_dps: angular speed that scores 1 in ``motion_energy``, degrees per second.
+        accel_calibration: correction applied to every accelerometer reading before anything else uses it
+            (tilt of the ``accel`` and ``ahrs`` sources, motion measures), or ``None`` for the raw readings.
+            For the tag it was estimated on (see :class:`AccelCalibration`).
     """
 
     ahrs: AhrsSettings = field(default_factory=AhrsSettings)
@@ -203,6 +255,7 @@ class OrientationSettings:
     source_timeout_s: float = 1.0
     motion_ref_g: float = 0.05
     motion_ref_dps: float = 10.0
+    accel_calibration: AccelCalibration | None = None
 
     def __post_init__(self) -> None:
         own = "OrientationSettings"
@@ -619,6 +672,8 @@ class TiltEstimator:
         st = self._settings
         t = float(sample.t_s)
         accel = _usable3(sample.accel_g)
+        if accel is not None and st.accel_calibration is not None:
+            accel = st.accel_calibration.apply(accel)
         gyro = _usable3(sample.gyro_dps, nonzero=False)  # a still gyroscope legitimately reads zero
         quat = _usable_quat(sample.quat_wxyz)
         grav = _usable3(sample.gravity_g)
@@ -972,6 +1027,8 @@ def estimate_tilt_batch(data: SampleArrays, settings: OrientationSettings | None
     n = t.shape[0]
     accel, gyro, grav = data.accel_g, data.gyro_dps, data.gravity_g
     has_a = _usable_rows(accel)
+    if st.accel_calibration is not None:
+        accel = st.accel_calibration.apply_rows(accel)
     has_g = np.all(np.isfinite(gyro), axis=1)  # a still gyroscope legitimately reads zero
     has_q = _usable_rows(data.quat_wxyz)
     has_grav = _usable_rows(grav)
@@ -1086,3 +1143,135 @@ def estimate_tilt_batch(data: SampleArrays, settings: OrientationSettings | None
         initialising=initialising,
         restarted=restarted,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Accelerometer calibration from still time
+
+
+@dataclass(frozen=True, slots=True)
+class AccelFit:
+    """The result of :func:`fit_accel_calibration`.
+
+    Attributes:
+        calibration: the estimated correction.
+        chunks: still chunks used.
+        spread_deg: largest angle between a chunk's direction and the chunks' mean direction, degrees (how
+            much of the sphere the data covered: a worn tag covers a cap of some tens of degrees).
+        rms_before_g: RMS of ``|a| - 1`` over the chunks with the raw readings, g.
+        rms_after_g: the same after the correction, g.
+    """
+
+    calibration: AccelCalibration
+    chunks: int
+    spread_deg: float
+    rms_before_g: float
+    rms_after_g: float
+
+
+def still_accel_means(
+    data: SampleArrays,
+    tilt: TiltSeries,
+    *,
+    chunk_s: float = 2.0,
+    max_energy: float = 0.5,
+    min_still_share: float = 0.8,
+) -> FloatArray:
+    """Mean raw accelerometer reading of each still chunk of a recording, g, shape (K, 3).
+
+    A chunk is ``chunk_s`` seconds of sample time; it counts if at least ``min_still_share`` of its
+    accelerometer rows are still (valid tilt, not initialising, ``motion_energy`` below ``max_energy``); its
+    still rows are averaged. At rest the accelerometer reads gravity alone, 1 g, whatever the orientation.
+
+    Args:
+        data: the samples (raw readings, before any :class:`AccelCalibration`).
+        tilt: the orientation stage's output for ``data`` (row for row).
+        chunk_s: chunk length, seconds.
+        max_energy: ``motion_energy`` below which a row is still (dimensionless).
+        min_still_share: share of still rows a chunk needs (0..1).
+    """
+    t = data.t_s
+    has_a = _usable_rows(data.accel_g)
+    if not has_a.any():
+        return np.empty((0, 3))
+    with np.errstate(invalid="ignore"):
+        still = has_a & tilt.valid & ~tilt.initialising & (tilt.motion_energy < max_energy)
+    chunk = np.floor((t - t[has_a][0]) / chunk_s).astype(np.int64)
+    rows = np.flatnonzero(has_a)
+    ids, inverse = np.unique(chunk[rows], return_inverse=True)
+    n_rows = np.bincount(inverse, minlength=ids.shape[0])
+    n_still = np.bincount(inverse, weights=still[rows].astype(np.float64), minlength=ids.shape[0])
+    keep = (n_still >= min_still_share * n_rows) & (n_still > 0)
+    sums = np.zeros((ids.shape[0], 3))
+    still_rows = still[rows]
+    for axis in range(3):
+        sums[:, axis] = np.bincount(
+            inverse[still_rows], weights=data.accel_g[rows[still_rows], axis], minlength=ids.shape[0]
+        )
+    means: FloatArray = sums[keep] / n_still[keep, None]
+    return means
+
+
+def fit_accel_calibration(
+    accel_means_g: npt.ArrayLike,
+    *,
+    bias_std_g: float = 0.05,
+    scale_std: float = 0.03,
+    magnitude_std_g: float = 0.002,
+    min_chunks: int = 10,
+) -> AccelFit:
+    """Estimate an accelerometer's offsets and sensitivities from still readings (``|corrected| = 1 g``).
+
+    Model: ``raw = diag(scale) up + bias`` with ``|up| = 1``. Regularised Gauss-Newton on the six
+    parameters: the residuals ``|(raw - bias) / scale| - 1`` weighted by ``1 / magnitude_std_g``, plus the
+    prior ``bias ~ N(0, bias_std_g)``, ``scale - 1 ~ N(0, scale_std)`` (datasheet-scale figures for consumer
+    MEMS parts). The prior matters: a worn tag only visits a cap of orientations, on which the magnitude
+    cannot separate the offset along "up" from the sensitivity along it (``b cos a`` and ``s cos^2 a`` look
+    alike for small ``a``); what the data cannot tell stays near nominal instead of being fitted to noise.
+    Readings covering the whole sphere (the tag turned onto each face) determine all six.
+
+    Args:
+        accel_means_g: still-time mean readings, g, shape (K, 3) (see :func:`still_accel_means`).
+        bias_std_g: prior standard deviation of each offset, g.
+        scale_std: prior standard deviation of each relative sensitivity error (dimensionless).
+        magnitude_std_g: expected scatter of a chunk's magnitude about the model, g (noise, rounding, sway).
+        min_chunks: fewer chunks than this raise ``ValueError``.
+
+    Returns:
+        The correction and fit figures.
+
+    Raises:
+        ValueError: too few usable chunks, or non-positive standard deviations.
+    """
+    m = np.asarray(accel_means_g, dtype=np.float64).reshape(-1, 3)
+    m = m[_usable_rows(m)]
+    for name, value in (("bias_std_g", bias_std_g), ("scale_std", scale_std), ("magnitude_std_g", magnitude_std_g)):
+        _require(math.isfinite(value) and value > 0.0, "fit_accel_calibration", name, value, "a number > 0")
+    if m.shape[0] < min_chunks:
+        raise ValueError(f"fit_accel_calibration: {m.shape[0]} still chunks, need at least {min_chunks}")
+    prior_w = np.array([1.0 / bias_std_g] * 3 + [1.0 / scale_std] * 3)
+    p = np.zeros(6)  # bias (3), scale - 1 (3)
+    for _ in range(50):
+        bias, scale = p[:3], 1.0 + p[3:]
+        u = (m - bias) / scale
+        norm = np.linalg.norm(u, axis=1)
+        direction = u / norm[:, None]
+        jac = np.empty((m.shape[0], 6))
+        jac[:, :3] = -direction / scale
+        jac[:, 3:] = -direction * u / scale
+        lhs = np.vstack((jac / magnitude_std_g, np.diag(prior_w)))
+        rhs = np.concatenate((-(norm - 1.0) / magnitude_std_g, -prior_w * p))
+        step = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+        p = p + step
+        if float(np.max(np.abs(step))) < 1e-9:
+            break
+    bias, scale = p[:3], 1.0 + p[3:]
+    cal = AccelCalibration(
+        bias_g=(float(bias[0]), float(bias[1]), float(bias[2])),
+        scale=(float(scale[0]), float(scale[1]), float(scale[2])),
+    )
+    mean_dir = m.mean(axis=0)
+    spread = float(np.max(tilt_angle_deg(m, mean_dir)))
+    before = float(np.sqrt(np.mean((np.linalg.norm(m, axis=1) - 1.0) ** 2)))
+    after = float(np.sqrt(np.mean((np.linalg.norm(cal.apply_rows(m), axis=1) - 1.0) ** 2)))
+    return AccelFit(cal, int(m.shape[0]), spread, before, after)

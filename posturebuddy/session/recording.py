@@ -182,6 +182,11 @@ Clock = Callable[[], float]
 # Small helpers
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's text on one line (SQLite quotes schema SQL, newlines included, in some of its errors)."""
+    return " ".join(str(exc).split())
+
+
 def _finite(value: float, name: str) -> float:
     """``value`` as a float, or ``ValueError`` if it is NaN or infinite (SQLite would store NaN as NULL)."""
     number = float(value)
@@ -199,7 +204,7 @@ def _dump_json(value: object, name: str) -> str:
     try:
         return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} is not JSON-serialisable: {exc}") from exc
+        raise ValueError(f"{name} is not JSON-serialisable: {_one_line(exc)}") from exc
 
 
 def _load_object(text: object) -> dict[str, object]:
@@ -384,7 +389,8 @@ def _open_validated(path: Path, *, readonly: bool) -> _Opened:
             connection.execute("PRAGMA writable_schema = ON")
     except (sqlite3.Error, UnicodeDecodeError) as exc:
         raise RecordingError(
-            f"Cannot open recording {shown}: {exc}. Check that the file and its directory are readable.", path=shown
+            f"Cannot open recording {shown}: {_one_line(exc)}. Check that the file and its directory are readable.",
+            path=shown,
         ) from exc
     try:
         return replace(_validate(connection, path), cut_off=cut_off)
@@ -403,8 +409,8 @@ def _validate(connection: sqlite3.Connection, path: Path) -> _Opened:
         )
     except (sqlite3.Error, UnicodeDecodeError) as exc:
         raise RecordingError(
-            f"{shown} cannot be read as an SQLite database: {exc}. If it is a recording, its first pages are "
-            "damaged and PostureBuddy cannot recover it (the sqlite3 tool's `.recover` command may save some "
+            f"{shown} cannot be read as an SQLite database: {_one_line(exc)}. If it is a recording, its first "
+            "pages are damaged and PostureBuddy cannot recover it (the sqlite3 tool's `.recover` command may save some "
             "rows).",
             path=shown,
         ) from exc
@@ -437,7 +443,7 @@ def _validate(connection: sqlite3.Connection, path: Path) -> _Opened:
         meta = {str(key): str(value) for key, value in connection.execute("SELECT key, value FROM meta")}
     except (sqlite3.Error, UnicodeDecodeError) as exc:
         raise RecordingError(
-            f"{shown} is a damaged PostureBuddy recording: its metadata cannot be read ({exc}).", path=shown
+            f"{shown} is a damaged PostureBuddy recording: its metadata cannot be read ({_one_line(exc)}).", path=shown
         ) from exc
     missing_keys = [key for key in REQUIRED_META_KEYS if key not in meta]
     if missing_keys:
@@ -469,7 +475,7 @@ def _metadata_from_meta(meta: Mapping[str, str], version: tuple[int, int], path:
         )
     except (ValueError, KeyError) as exc:
         raise RecordingError(
-            f"{path} is a damaged PostureBuddy recording: its metadata is invalid ({exc}).", path=str(path)
+            f"{path} is a damaged PostureBuddy recording: its metadata is invalid ({_one_line(exc)}).", path=str(path)
         ) from exc
 
 
@@ -586,7 +592,7 @@ class RecordingWriter:
                     leftover.unlink()
             if isinstance(exc, RecordingError):
                 raise
-            raise RecordingError(f"Cannot create recording {shown}: {exc}.", path=shown) from exc
+            raise RecordingError(f"Cannot create recording {shown}: {_one_line(exc)}.", path=shown) from exc
         return connection
 
     def _initial_meta(self) -> dict[str, str]:
@@ -833,8 +839,8 @@ class RecordingWriter:
                 raise
         except sqlite3.Error as exc:
             raise RecordingError(
-                f"Could not write to recording {self._path}: {exc}. The {len(packets)} packets and {len(ops)} "
-                "other records of this batch are kept in memory for the next attempt.",
+                f"Could not write to recording {self._path}: {_one_line(exc)}. The {len(packets)} packets and "
+                f"{len(ops)} other records of this batch are kept in memory for the next attempt.",
                 path=str(self._path),
             ) from exc
         self._packets_written += len(packets)
@@ -925,7 +931,8 @@ class RecordingReader:
                 chars[_as_int(char_id)] = _as_str(char_uuid)
         except (sqlite3.Error, ValueError) as exc:
             raise RecordingError(
-                f"{self._path} is a damaged PostureBuddy recording: its characteristics table cannot be read ({exc}).",
+                f"{self._path} is a damaged PostureBuddy recording: its characteristics table cannot be read "
+                f"({_one_line(exc)}).",
                 path=str(self._path),
             ) from exc
         return chars
@@ -1216,7 +1223,9 @@ class RecordingReader:
                 try:
                     record = convert(row)
                 except (ValueError, TypeError, KeyError) as exc:
-                    self._report_damage(table, len(records), last_id, None, f"row {row[0]!r} is garbled: {exc}")
+                    self._report_damage(
+                        table, len(records), last_id, None, f"row {row[0]!r} is garbled: {_one_line(exc)}"
+                    )
                     break
                 records.append(record)
                 last_id = row[0] if isinstance(row[0], int) else None
@@ -1456,7 +1465,7 @@ def trim_raw_packets(
                 connection.execute("PRAGMA incremental_vacuum")
         remaining = _as_int(connection.execute("SELECT count(*) FROM packets").fetchone()[0])
     except (sqlite3.Error, ValueError) as exc:
-        raise RecordingError(f"Could not trim recording {file_path}: {exc}.", path=str(file_path)) from exc
+        raise RecordingError(f"Could not trim recording {file_path}: {_one_line(exc)}.", path=str(file_path)) from exc
     finally:
         connection.close()
     return TrimResult(file_path, cutoff, deleted, remaining, size_before, file_path.stat().st_size)
@@ -1492,7 +1501,9 @@ def migrate_recording(path: str | os.PathLike[str]) -> tuple[int, int]:
                 raise
             current = target
     except (sqlite3.Error, UnicodeDecodeError) as exc:
-        raise RecordingError(f"Could not migrate recording {file_path}: {exc}.", path=str(file_path)) from exc
+        raise RecordingError(
+            f"Could not migrate recording {file_path}: {_one_line(exc)}.", path=str(file_path)
+        ) from exc
     finally:
         connection.close()
     return split_user_version(current)

@@ -6,7 +6,10 @@ Reproducing a failure: hypothesis prints the failing example, the ``@reproduce_f
     .venv/bin/python -m pytest tests/faults/test_fuzz_decoders.py --hypothesis-seed=12345
     PB_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/faults -k fuzz      # a deeper run
 
-``PB_FUZZ_EXAMPLES`` scales every fuzz test (default 200 examples each; CI uses the default).
+``PB_FUZZ_EXAMPLES`` scales every fuzz test (default 200 examples each; CI uses the default). The default run is
+derandomised (the same examples every time, so a CI run is repeatable); ``PB_FUZZ_RANDOM=1`` explores new ones::
+
+    PB_FUZZ_RANDOM=1 PB_FUZZ_EXAMPLES=2000 .venv/bin/python -m pytest tests/faults -k fuzz
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
+    derandomize=os.environ.get("PB_FUZZ_RANDOM") is None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )

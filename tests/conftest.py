@@ -6,9 +6,17 @@ folder), so no test reads or writes the developer's real PostureBuddy files.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run by default, so that a CI run is repeatable; set
+# HYPOTHESIS_PROFILE=explore for new random examples (a failure prints the blob that reproduces it).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """The shared real-data folder (BROAD, x-io) beside the repository; tests skip if it is absent."""

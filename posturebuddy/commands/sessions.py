@@ -278,6 +278,8 @@ def _short_error(info: SessionInfo) -> str:
     return text
 
 
+NARROW_LIST_COLUMNS = 100
+"""Below this terminal width ``sessions list`` shortens its headers and leaves the note column to ``show``."""
 WIDE_LIST_COLUMNS = 130
 """Terminal columns from which ``sessions list`` also shows the tag (``show N`` always does)."""
 
@@ -286,6 +288,7 @@ def print_table(infos: list[SessionInfo], directory: Path, console: Console) -> 
     """The ``sessions list`` table: one row per recording with its figures from the minute summaries (the tag
     column only in a terminal of :data:`WIDE_LIST_COLUMNS` columns or more)."""
     wide = console.width >= WIDE_LIST_COLUMNS
+    narrow = console.width < NARROW_LIST_COLUMNS  # an 80-column terminal: short headers, the note in 'show'
     table = Table(title=f"recordings in {directory}", title_justify="left", padding=(0, 1 if wide else 0))
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("file", no_wrap=True, ratio=None)
@@ -293,15 +296,21 @@ def print_table(infos: list[SessionInfo], directory: Path, console: Console) -> 
     table.add_column("duration", justify="right", no_wrap=True)
     if wide:
         table.add_column("tag")
-    for col in ("upright", "episodes", "prompts", "breaks", "longest sit"):
-        table.add_column(col, justify="right")
-    table.add_column("scenario / note", min_width=12)
+    heads = (
+        ("up", "ep.", "prompts", "brk", "sit")
+        if narrow
+        else ("upright", "episodes", "prompts", "breaks", "longest sit")
+    )
+    for col in heads:
+        table.add_column(col, justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("scenario / note", min_width=12)
     for number, info in enumerate(infos, 1):
         tag = [escape(_tag(info) or "-")] if wide else []
         if info.error:
             dashes = ["-"] * 8
             cells = [str(number), escape(info.path.name), "-", "-", *tag, *dashes[:5]]
-            table.add_row(*cells, f"[red]{escape(_short_error(info))}[/]")
+            table.add_row(*cells, *([] if narrow else [f"[red]{escape(_short_error(info))}[/]"]))
             continue
         table.add_row(
             str(number),
@@ -310,10 +319,18 @@ def print_table(infos: list[SessionInfo], directory: Path, console: Console) -> 
             _duration(info.duration_s),
             *tag,
             *figure_cells(info),
-            escape(_note(info)),
+            *([] if narrow else [escape(_note(info))]),
         )
     console.print(table)
-    console.print("prompts: done/raised; longest sit: the longest unbroken sitting", markup=False, style="dim")
+    if narrow:
+        console.print(
+            "up: upright share; ep.: episodes; prompts: done/raised; brk: breaks; sit: the longest unbroken "
+            "sitting; 'sessions show N' gives the scenario, notes and errors",
+            markup=False,
+            style="dim",
+        )
+    else:
+        console.print("prompts: done/raised; longest sit: the longest unbroken sitting", markup=False, style="dim")
     if any(not i.error and i.figures is None for i in infos):
         console.print(
             "-: no minute summaries in the recording yet ('sessions show N --analyze' or 'posturebuddy report' "

@@ -170,6 +170,20 @@ def test_list_shows_the_history_figures_from_minute_summaries_and_dashes_without
     assert (sim_doc["summary_minutes"], sim_doc["figures"]) == (0, None)
 
 
+def test_list_fits_an_80_column_terminal_with_short_headers(
+    figures_dir: tuple[Path, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, config = figures_dir
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["--config", config, "sessions", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    live = next(line for line in out.splitlines() if "a_live.pbrec" in line)
+    assert [c.strip() for c in live.split("│")][5:10] == ["67 %", "2", "2/3", "1", "25 min"]
+    assert "scenario / note" not in out
+    assert "up: upright share" in out
+
+
 def test_show_prints_the_figures_and_analyze_computes_and_caches_them(
     figures_dir: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

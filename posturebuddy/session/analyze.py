@@ -74,15 +74,18 @@ from posturebuddy.posture.events import (
     PromptRaised,
 )
 from posturebuddy.session.decoding import DecodeStats, PacketDecoder, SampleBatch
-from posturebuddy.session.engine import DEFAULT_FORWARD_HINT, EngineSettings, PostureEngine
+from posturebuddy.session.engine import (
+    DEFAULT_FORWARD_HINT,
+    REPLAY_TICK_PERIOD_S,
+    EngineSettings,
+    PostureEngine,
+    pause_ticks,
+)
 from posturebuddy.session.recording import RecordingDamageWarning, open_recording
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-REPLAY_TICK_PERIOD_S = 1.0
-"""Ticks fill pauses in the data every this many seconds of sample time (a live session ticks every second of
-wall time while the link is quiet: ``posturebuddy.session.live.TICK_PERIOD_S``)."""
 
 ACTIVITIES: tuple[Activity, ...] = tuple(Activity)
 """Activity codes of :attr:`Timeline.activity` (index into this tuple)."""
@@ -485,11 +488,7 @@ def replay_ticks(t_s: FloatArray, period_s: float = REPLAY_TICK_PERIOD_S) -> Flo
     gaps = np.flatnonzero(np.diff(t) > period_s)
     ticks: list[float] = []
     for i in gaps.tolist():
-        last, nxt = float(t[i]), float(t[i + 1])
-        k = 1
-        while last + k * period_s < nxt:
-            ticks.append(last + k * period_s)
-            k += 1
+        ticks.extend(tick for _, tick in pause_ticks(float(t[i]), float(t[i + 1]), period_s=period_s))
     return np.asarray(ticks, dtype=np.float64)
 
 
@@ -511,10 +510,8 @@ def stream_events(
         if isinstance(item, Sample):
             t = item.t_s
             if last is not None and t - last > tick_period_s:
-                k = 1
-                while last + k * tick_period_s < t:
-                    events.extend(engine.tick(last + k * tick_period_s))
-                    k += 1
+                for _, tick in pause_ticks(last, t, period_s=tick_period_s):
+                    events.extend(engine.tick(tick))
             while k_ref < len(pending) and pending[k_ref][0] <= t:
                 engine.set_reference(pending[k_ref][1], how="recording")
                 k_ref += 1

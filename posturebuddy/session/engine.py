@@ -23,6 +23,7 @@ any speed produces exactly the events of the live run. The engine also emits an 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from posturebuddy.config import Settings
@@ -90,6 +91,25 @@ class EngineSettings:
         if not (math.isfinite(self.judge_period_s) and self.judge_period_s >= 0.0):
             msg = f"EngineSettings.judge_period_s = {self.judge_period_s!r} is not allowed: expected seconds >= 0"
             raise ValueError(msg)
+
+
+REPLAY_TICK_PERIOD_S = 1.0
+"""Ticks fill pauses in the data every this many seconds of sample time, on one grid for live sessions, replays and
+``analyze`` (:func:`pause_ticks`)."""
+
+
+def pause_ticks(
+    last_s: float, until_s: float, *, done: int = 0, period_s: float = REPLAY_TICK_PERIOD_S, inclusive: bool = False
+) -> Iterator[tuple[int, float]]:
+    """The ticks of a pause in the data, as ``(k, last_s + k * period_s)`` for k = ``done`` + 1, 2, ... while
+    before ``until_s`` (or at it, with ``inclusive``). ``last_s`` is the last sample's time, ``done`` how many
+    ticks of this pause were already given. A pause gets ticks only where the next sample comes more than
+    ``period_s`` after the last one; callers filling a pause before that sample check it (``until_s - last_s >
+    period_s``), as :func:`~posturebuddy.session.analyze.replay_ticks` does in batch."""
+    k = done + 1
+    while (t := last_s + k * period_s) < until_s or (inclusive and t == until_s):
+        yield k, t
+        k += 1
 
 
 def judge_bin(t_s: float, period_s: float) -> float:

@@ -41,11 +41,17 @@ from posturebuddy.model import (
 from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PromptAnswered, PromptRaised
-from posturebuddy.session.analyze import REPLAY_TICK_PERIOD_S
 from posturebuddy.session.bus import EventBus
 from posturebuddy.session.calibration_store import CalibrationStore
 from posturebuddy.session.decoding import PacketDecoder
-from posturebuddy.session.engine import CalibrationChanged, EngineSettings, EngineSnapshot, PostureEngine
+from posturebuddy.session.engine import (
+    REPLAY_TICK_PERIOD_S,
+    CalibrationChanged,
+    EngineSettings,
+    EngineSnapshot,
+    PostureEngine,
+    pause_ticks,
+)
 from posturebuddy.session.recording import (
     CalibrationRecord,
     EpisodeRecord,
@@ -304,18 +310,15 @@ class LiveSession:
         return self._last_sample_t + self._ticks_since_sample * REPLAY_TICK_PERIOD_S
 
     def _ticks_until(self, t_end_s: float, *, before: bool = False) -> list[Event]:
-        """Tick the engine through a pause in the data, on the grid a replay uses (the last sample's time plus
-        whole tick periods, :func:`~posturebuddy.session.analyze.replay_ticks`), up to ``t_end_s`` (``before``:
-        strictly before it, for the sample that ends the pause)."""
+        """Tick the engine through a pause in the data on the grid a replay uses (:func:`pause_ticks`), up to
+        ``t_end_s`` (``before``: strictly before it, for the sample that ends the pause)."""
         last = self._last_sample_t
         if last is None:
             return []
         events: list[Event] = []
-        k = self._ticks_since_sample + 1
-        while (t := last + k * REPLAY_TICK_PERIOD_S) < t_end_s or (not before and t == t_end_s):
+        for k, t in pause_ticks(last, t_end_s, done=self._ticks_since_sample, inclusive=not before):
             events.extend(self.engine.tick(t))
             self._ticks_since_sample = k
-            k += 1
         return events
 
     def _handle(self, item: RawPacket | StreamStarted) -> None:
@@ -327,9 +330,11 @@ class LiveSession:
             self.recorder.packet(item)
         for decoded in self.decoder.feed(item):
             if isinstance(decoded, Sample) and decoded.t_s >= self._engine_time():
-                # the rest of a pause's ticks first (those the clock-driven ticks had not reached), exactly as a
-                # replay of the recording ticks it (analyze.stream_events): live and replay agree by construction
-                self._publish_all(self._ticks_until(decoded.t_s, before=True))
+                last = self._last_sample_t
+                if last is not None and decoded.t_s - last > REPLAY_TICK_PERIOD_S:
+                    # the rest of a pause's ticks first (those the clock-driven ticks had not reached), exactly as
+                    # a replay of the recording ticks it (analyze.stream_events): live and replay agree
+                    self._publish_all(self._ticks_until(decoded.t_s, before=True))
                 self._last_sample_t = decoded.t_s
                 self._ticks_since_sample = 0
             self._publish(decoded)

@@ -65,10 +65,16 @@ from posturebuddy.model import (
 )
 from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import CalibrationError, UprightReference
-from posturebuddy.session.analyze import REPLAY_TICK_PERIOD_S, reference_from_record
+from posturebuddy.session.analyze import reference_from_record
 from posturebuddy.session.bus import EventBus
 from posturebuddy.session.decoding import PacketDecoder
-from posturebuddy.session.engine import EngineSettings, EngineSnapshot, PostureEngine
+from posturebuddy.session.engine import (
+    REPLAY_TICK_PERIOD_S,
+    EngineSettings,
+    EngineSnapshot,
+    PostureEngine,
+    pause_ticks,
+)
 from posturebuddy.session.recording import DamageReport, RecordingDamageWarning, RecordingReader
 
 SPEEDS: tuple[float | None, ...] = (1.0, 2.0, 10.0, 60.0, None)
@@ -233,11 +239,9 @@ class _Pipeline:
             t = item.t_s
             last = self._last_sample_s
             if last is not None and t - last > REPLAY_TICK_PERIOD_S:
-                k = 1
-                while last + k * REPLAY_TICK_PERIOD_S < t:
-                    for event in engine.tick(last + k * REPLAY_TICK_PERIOD_S):
+                for _, tick in pause_ticks(last, t):
+                    for event in engine.tick(tick):
                         out(event)
-                    k += 1
             while self._next_ref < len(self._later) and self._later[self._next_ref][0] <= t:
                 for event in engine.set_reference(self._later[self._next_ref][1], how="recording"):
                     out(event)

@@ -31,17 +31,9 @@ N = 20_000
 
 def packets_for(family_id: str) -> list[RawPacket]:
     """Realistic packets of a family: what its virtual tag sends for two simulated minutes of a good day."""
-    from simulators.record import iter_packet_batches, simulate_for
+    from simulators.record import collect_packets, simulate_for
 
-    recording = simulate_for("good_day", family_id, duration_s=120.0)
-
-    async def collect() -> list[RawPacket]:
-        packets: list[RawPacket] = []
-        async for batch in iter_packet_batches(recording, family_id):
-            packets.extend(batch)
-        return packets
-
-    return asyncio.run(collect())
+    return collect_packets(simulate_for("good_day", family_id, duration_s=120.0), family_id)
 
 
 def best_rate(fn: Callable[[], int], repeats: int = 3) -> float:

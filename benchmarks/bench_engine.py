@@ -12,7 +12,6 @@ compare, not assertions.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import subprocess
 import sys
@@ -21,23 +20,13 @@ import time
 from collections.abc import Callable
 
 from posturebuddy.devices import get_family
-from posturebuddy.model import RawPacket, Sample
+from posturebuddy.model import Sample
 from posturebuddy.motion.orientation import SampleArrays
 from posturebuddy.session.analyze import analyze_samples, decode_items, stream_events
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import EngineSettings, PostureEngine
-from simulators.record import iter_packet_batches, simulate_for
+from simulators.record import collect_packets, simulate_for
 from simulators.wearer import SimulatedRecording
-
-
-def packets(rec: SimulatedRecording, device: str) -> list[RawPacket]:
-    async def collect() -> list[RawPacket]:
-        out: list[RawPacket] = []
-        async for batch in iter_packet_batches(rec, device):
-            out.extend(batch)
-        return out
-
-    return asyncio.run(collect())
 
 
 def raw_imu_samples(rec: SimulatedRecording) -> list[Sample]:
@@ -53,7 +42,7 @@ def kinds(duration_s: float) -> dict[str, tuple[str, Callable[[], list[object]]]
     def quat() -> list[object]:
         rec = simulate_for("slouchy_afternoon", "posturebuddy", duration_s=duration_s)
         decoder = PacketDecoder(get_family("posturebuddy"))
-        return [o for p in packets(rec, "posturebuddy") for o in decoder.feed(p)]
+        return [o for p in collect_packets(rec, "posturebuddy") for o in decoder.feed(p)]
 
     def raw() -> list[object]:
         return list(raw_imu_samples(simulate_for("slouchy_afternoon", "witmotion", duration_s=duration_s)))
@@ -61,7 +50,7 @@ def kinds(duration_s: float) -> dict[str, tuple[str, Callable[[], list[object]]]
     def accel() -> list[object]:
         rec = simulate_for("slouchy_afternoon", "microbit", duration_s=duration_s)
         decoder = PacketDecoder(get_family("microbit"))
-        return [o for p in packets(rec, "microbit") for o in decoder.feed(p)]
+        return [o for p in collect_packets(rec, "microbit") for o in decoder.feed(p)]
 
     return {
         "quaternion (posturebuddy)": ("posturebuddy", quat),
@@ -111,7 +100,7 @@ def measure_day(duration_s: float | None = None, verbose: bool = False) -> dict[
     settings = EngineSettings()
     for label, device in (("quaternion tag (posturebuddy), from packets", "posturebuddy"),):
         rec = simulate_for("workday_8h", device, duration_s=duration_s)
-        pk = packets(rec, device)
+        pk = collect_packets(rec, device)
         real = float(rec.t_s[-1] - rec.t_s[0])
         t0 = time.perf_counter()
         decoded = decode_items(pk, get_family(device))

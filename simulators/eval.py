@@ -39,7 +39,6 @@ short cuts of it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import statistics
@@ -50,10 +49,10 @@ from dataclasses import asdict, dataclass, field
 from typing import TextIO
 
 from posturebuddy.devices import get_family
-from posturebuddy.model import PromptKind, RawPacket
+from posturebuddy.model import PromptKind
 from posturebuddy.session.analyze import AnalysisResult, analyze_samples, decode_items
 from posturebuddy.session.engine import EngineSettings
-from simulators.record import host_clock, iter_packet_batches, simulate_for
+from simulators.record import collect_packets, host_clock, simulate_for
 from simulators.wearer import SimulatedRecording, list_scenarios
 from simulators.wearer.truth import ProductThresholds
 
@@ -190,18 +189,6 @@ class Score:
         return ok, len(long_), bad, len(short)
 
 
-def packets_for(rec: SimulatedRecording, device: str) -> list[RawPacket]:
-    """The packets a host receives from ``device`` playing ``rec`` (offline, no radio)."""
-
-    async def collect() -> list[RawPacket]:
-        out: list[RawPacket] = []
-        async for batch in iter_packet_batches(rec, device):
-            out.extend(batch)
-        return out
-
-    return asyncio.run(collect())
-
-
 def run_one(
     scenario: str,
     device: str,
@@ -215,7 +202,7 @@ def run_one(
     wall = time.perf_counter()
     rec = simulate_for(scenario, device, seed=seed, duration_s=duration_s)
     family = get_family(device)
-    decoded = decode_items(packets_for(rec, device), family)
+    decoded = decode_items(collect_packets(rec, device), family)
     result = analyze_samples(decoded.arrays, family=family, settings=st, capture_only=True)
     score = score_run(rec, result, st, device, time.perf_counter() - wall)
     return score, result, rec

@@ -224,6 +224,18 @@ async def iter_packet_batches(
 # -- ground truth ------------------------------------------------------------------------------------------------
 
 
+def collect_packets(recording: SimulatedRecording, device: str) -> list[RawPacket]:
+    """Every packet of :func:`iter_packet_batches` in one list (runs its own event loop: call it outside one)."""
+
+    async def collect() -> list[RawPacket]:
+        out: list[RawPacket] = []
+        async for batch in iter_packet_batches(recording, device):
+            out.extend(batch)
+        return out
+
+    return asyncio.run(collect())
+
+
 def host_clock(recording: SimulatedRecording) -> Callable[[float], float]:
     """Maps a time on the recording's ``t_s`` clock (the truth's) to host time (``t_host_s`` of the packets).
 

@@ -256,7 +256,7 @@ def _print_week(out: Console, label: str, history: History) -> None:
             share_text(f.upright_share),
             str(f.episode_count),
             str(f.prompt_count),
-            str(f.outcomes.get("done", 0) + f.outcomes.get("auto_completed", 0)),
+            str(f.prompts_completed),
             str(f.outcomes.get("snoozed", 0)),
             str(f.breaks),
             duration_text(f.longest_sitting_s),

@@ -247,11 +247,6 @@ def _note(info: SessionInfo) -> str:
     return "; ".join(notes)
 
 
-def _prompts_done(figures: Figures) -> int:
-    done = (PromptOutcome.DONE.value, PromptOutcome.AUTO_COMPLETED.value)
-    return sum(figures.outcomes.get(outcome, 0) for outcome in done)
-
-
 def figure_cells(info: SessionInfo) -> tuple[str, str, str, str, str]:
     """The list's figure columns (upright, episodes, prompts done/raised, breaks, longest sitting); ``-`` each for
     a recording without minute summaries."""
@@ -261,7 +256,7 @@ def figure_cells(info: SessionInfo) -> tuple[str, str, str, str, str]:
     return (
         share_text(f.upright_share),
         str(f.episode_count),
-        f"{_prompts_done(f)}/{f.prompt_count}",
+        f"{f.prompts_completed}/{f.prompt_count}",
         str(f.breaks),
         duration_text(f.longest_sitting_s) if f.longest_sitting_s > 0.0 else "-",
     )

@@ -250,7 +250,7 @@ def week_html(title: str, days: Sequence[DayFigures], plans: Sequence[DayPlan | 
                 share_text(f.upright_share),
                 str(f.episode_count),
                 str(f.prompt_count),
-                str(f.outcomes.get("done", 0) + f.outcomes.get("auto_completed", 0)),
+                str(f.prompts_completed),
                 str(f.breaks),
                 duration_text(f.longest_sitting_s),
                 duration_text(f.recorded_s),

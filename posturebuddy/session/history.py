@@ -215,6 +215,11 @@ class Figures:
         return sum(self.prompts.values())
 
     @property
+    def prompts_completed(self) -> int:
+        """Prompts the wearer did: answered "done", or completed by the posture or break itself."""
+        return self.outcomes.get(PromptOutcome.DONE.value, 0) + self.outcomes.get(PromptOutcome.AUTO_COMPLETED.value, 0)
+
+    @property
     def empty(self) -> bool:
         """No recorded minute at all."""
         return not self.minutes

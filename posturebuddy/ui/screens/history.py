@@ -174,10 +174,7 @@ def upright_cell(share: float | None, cells: int = BAR_CELLS) -> Text:
 
 def prompts_text(figures: Figures) -> str:
     """Prompts completed (done or auto-completed) over prompts raised, e.g. ``3/5``; ``-`` for none."""
-    raised = figures.prompt_count
-    done = figures.outcomes.get(PromptOutcome.DONE.value, 0) + figures.outcomes.get(
-        PromptOutcome.AUTO_COMPLETED.value, 0
-    )
+    raised, done = figures.prompt_count, figures.prompts_completed
     return f"{done}/{raised}" if raised or done else "-"
 
 

@@ -232,8 +232,9 @@ class PostureEngine:
         self._refiner = None
 
     def set_reference(self, reference: UprightReference, how: str = "stored") -> list[Event]:
-        """Use ``reference`` from now on (a remembered one also ends a pending automatic capture)."""
-        if how == "stored" and self._capture is not None and self._capture_how == "auto capture":
+        """Use ``reference`` from now on; a pending automatic capture is no longer needed and stops (a capture the
+        wearer asked for goes on)."""
+        if self._capture is not None and self._capture_how == "auto capture":
             self._capture = None
         if how != REFINED_HOW:
             self._refiner = None

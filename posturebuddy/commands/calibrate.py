@@ -22,6 +22,7 @@ from posturebuddy.config import Settings, data_dir
 from posturebuddy.link.errors import explain
 from posturebuddy.link.scan import BleBackend
 from posturebuddy.motion.calibration import (
+    NO_LEAN_SEEN,
     CalibrationError,
     ForwardMethod,
     LeanCapture,
@@ -116,7 +117,7 @@ async def calibrate_session(
                     message = f"upright posture and forward direction saved (lean {result.lean_deg:.0f} deg)"
                     progress.update(lean_task, completed=1.0, hint="done: sit upright again")
                     return
-                if status.reason and status.reason.startswith("no forward lean"):
+                if status.reason == NO_LEAN_SEEN:
                     message = "upright posture saved; no forward lean seen, so the tag's mounting gives forward"
                     return
 

@@ -462,6 +462,8 @@ KEEP_STILL = "keep still"
 """The capture's hint when the wearer moves."""
 WAITING_FOR_TAG = "waiting for the tag"
 """The capture's hint while no usable tilt arrives."""
+NO_LEAN_SEEN = "no forward lean seen: the tag's usual mounting gives the forward direction"
+"""The lean step's hint once it has timed out (the upright is kept; the lean is optional)."""
 
 
 class UprightCapture:
@@ -805,7 +807,7 @@ class LeanCapture:
         if math.isnan(self._t0):
             self._t0 = t
         if t - self._t0 > st.timeout_s:
-            return CaptureStatus(t, CaptureState.WAITING, 0.0, "no forward lean seen: calibrate again")
+            return CaptureStatus(t, CaptureState.WAITING, 0.0, NO_LEAN_SEEN)
         u = estimate.up_tag
         self._path.append(u)
         lean = _angle_deg(self._upright.up_tag, u)

@@ -13,11 +13,13 @@ from posturebuddy.devices.pbtag import FORWARD_AXIS
 from posturebuddy.motion import SampleArrays, TiltEstimate, TiltSeries, TiltSource, estimate_tilt_batch, quat_to_up
 from posturebuddy.motion.calibration import (
     KEEP_STILL,
+    NO_LEAN_SEEN,
     CalibrationError,
     CalibrationMethod,
     CaptureState,
     ForwardMethod,
     LeanCapture,
+    LeanSettings,
     RefineSettings,
     SlipCause,
     SlipDetector,
@@ -303,6 +305,23 @@ def test_lean_capture_refuses_a_lean_backwards() -> None:
         t += 0.04
     assert lean.result is None
     assert any(r is not None and "not a forward lean" in r for r in reasons)
+
+
+def test_lean_capture_gives_up_after_its_timeout_keeping_the_upright() -> None:
+    cap = UprightCapture()
+    t = 0.0
+    while not cap.done:
+        cap.update(est(t, UP0))
+        t += 0.04
+    assert cap.captured is not None
+    lean = LeanCapture(cap.captured, settings=LeanSettings(timeout_s=10.0))
+    start = t
+    status = lean.update(est(t, UP0))
+    while t - start <= 10.0:  # the wearer stays upright: no lean
+        t += 0.04
+        status = lean.update(est(t, UP0))
+    assert lean.result is None
+    assert status.reason == NO_LEAN_SEEN
 
 
 # ---------------------------------------------------------------------------------------------

@@ -165,11 +165,17 @@ def _calibrate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = _add(
         sub,
         "calibrate",
-        "teach PostureBuddy your upright posture",
+        "teach PostureBuddy your upright posture (or, with --accel, the tag's accelerometer)",
         "Sit upright, comfortably, and keep still for a few seconds while PostureBuddy records what upright\n"
         "looks like for you. Optionally lean forward a little when asked, so it learns which way is forward\n"
-        "on your back. The result is stored for this tag.",
+        "on your back. The result is stored for this tag.\n\n"
+        "--accel is a one-off step per tag, done off the body: lay the tag flat on a table on each of its six\n"
+        "faces in turn (any order) and hold each still for 3 s. It measures the accelerometer's offsets and\n"
+        "sensitivities, which otherwise make angles read a few per cent off on accelerometer-only tags\n"
+        "(micro:bit); every later session with the tag corrects its readings. Run the upright step again after it.",
         "  posturebuddy calibrate\n  posturebuddy calibrate --no-lean\n"
+        "  posturebuddy calibrate --accel\n  posturebuddy calibrate --accel --address F0:12:34:56:78:9A\n"
+        "  posturebuddy calibrate --accel --simulate microbit      # a virtual tag is turned for you\n"
         "  posturebuddy calibrate --list\n  posturebuddy calibrate --forget --address F0:12:34:56:78:9A",
     )
     p.add_argument("--address", help="tag to calibrate (default: the configured tag)")
@@ -178,11 +184,27 @@ def _calibrate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="skip the lean-forward step; use the tag's documented mounting for the forward direction",
     )
+    p.add_argument(
+        "--accel",
+        action="store_true",
+        help="calibrate the tag's accelerometer: lay it on each of its six faces in turn (off the body)",
+    )
+    p.add_argument(
+        "--simulate",
+        metavar="DEVICE",
+        help="with --accel: run the step against a virtual tag of this family (e.g. microbit), no hardware",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=5.0,
+        help="with --simulate: simulated seconds per wall second (default: %(default)s)",
+    )
     p.add_argument("--list", action="store_true", help="list the remembered calibrations and exit")
     p.add_argument(
         "--forget",
         action="store_true",
-        help="forget the remembered calibration of the tag (the next run captures anew)",
+        help="forget the remembered calibrations of the tag, upright and accelerometer (the next run captures anew)",
     )
 
 

@@ -49,7 +49,7 @@ from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import EngineSettings, EngineSnapshot, PostureEngine, engine_settings
 from posturebuddy.session.jsonl import to_json_line
 from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, RecordingReader, open_recording
-from posturebuddy.session.replay import ReplaySession, recorded_references
+from posturebuddy.session.replay import ReplaySession, recorded_references, recording_engine_settings
 
 if TYPE_CHECKING:
     from posturebuddy.ui.app import PostureBuddyApp
@@ -194,6 +194,9 @@ def replay_recording(
 ) -> None:
     """Replay ``reader``'s packets (from host time ``start_s``) as JSON lines on ``out``, paced by ``pacer``."""
     pacer = pacer or Pacer(None)
+    settings, note = recording_engine_settings(settings, reader.metadata)
+    if note is not None:
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
     refs = recorded_references(reader, family)
     # As analyze: the first calibration applies from the start, each later one from its time on. After a seek,
     # the latest one taken before the seek point is the one in effect at the start.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
@@ -46,6 +46,7 @@ from posturebuddy.motion.calibration import (
     posture_angles,
     usable_forward_hint,
 )
+from posturebuddy.motion.orientation import AccelCalibration
 from posturebuddy.posture import Coach, CoachPolicy, CoachState, DetectorFrame, DetectorSettings, PostureDetector
 from posturebuddy.posture.settings import parse_working_hours
 
@@ -118,6 +119,12 @@ def judge_bin(t_s: float, period_s: float) -> float:
     An item is judged when its bin is later than the bin of the last judged item. Batch code uses
     ``np.floor(t / period_s)``, which rounds identically (IEEE division, then floor)."""
     return float(math.floor(t_s / period_s)) if period_s > 0.0 else t_s
+
+
+def with_accel_calibration(settings: EngineSettings, calibration: AccelCalibration | None) -> EngineSettings:
+    """``settings`` with the orientation stage correcting every accelerometer reading by ``calibration`` (``None``:
+    raw readings). Used for a tag's stored six-face correction and for the one a recording carries."""
+    return replace(settings, orientation=replace(settings.orientation, accel_calibration=calibration))
 
 
 def engine_settings(settings: Settings, *, utc_offset_s: float = 0.0) -> EngineSettings:
@@ -241,6 +248,18 @@ class PostureEngine:
         self.reference = reference
         self._slip = SlipDetector(reference)
         return [CalibrationChanged(reference.t_s, reference=reference, how=how)]
+
+    def set_accel_calibration(self, calibration: AccelCalibration | None) -> None:
+        """Correct every accelerometer reading by ``calibration`` from now on (``None``: use the raw readings).
+
+        The tilt estimator is rebuilt, so its filters start afresh on the next sample with corrected readings only
+        (a low-pass holding raw and corrected readings mixed would agree with no batch run). Meant for the moment a
+        tag connects, before its first sample; a recording carries the correction so that replay and analyze apply
+        it from the start as well."""
+        if calibration == self.settings.orientation.accel_calibration:
+            return
+        self.settings = with_accel_calibration(self.settings, calibration)
+        self._tilt = TiltEstimator(self.settings.orientation)
 
     def answer(self, prompt_id: int, outcome: PromptOutcome, t_s: float) -> list[Event]:
         """The wearer answered a prompt (Done / Skip; Snooze goes to :meth:`snooze`)."""

@@ -42,7 +42,7 @@ from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import UprightReference
 from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PromptAnswered, PromptRaised
 from posturebuddy.session.bus import EventBus
-from posturebuddy.session.calibration_store import CalibrationStore
+from posturebuddy.session.calibration_store import RECORDING_KEY, CalibrationStore, accel_calibration_json
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import (
     REPLAY_TICK_PERIOD_S,
@@ -324,6 +324,7 @@ class LiveSession:
     def _handle(self, item: RawPacket | StreamStarted) -> None:
         self._last_item_wall = time.monotonic()
         if isinstance(item, StreamStarted):
+            self._recall_accel_calibration(item)
             self._start_recording(item)
             self._recall_calibration(item)
         elif self.recorder is not None:
@@ -343,6 +344,10 @@ class LiveSession:
     def _start_recording(self, marker: StreamStarted) -> None:
         if self._recording_path is None or self.recorder is not None:
             return
+        extra = dict(self._extra)
+        accel = self.engine.settings.orientation.accel_calibration
+        if accel is not None:  # replay and analyze of the recording apply the same correction
+            extra[RECORDING_KEY] = accel_calibration_json(accel)
         metadata = RecordingMetadata(
             tag_family=marker.family_id,
             source_kind=self._source_kind,
@@ -350,13 +355,38 @@ class LiveSession:
             tag_name=marker.name,
             sample_rate_hz=self.link.options.sample_rate_hz,
             app_version=__version__,
-            extra=dict(self._extra),
+            extra=extra,
         )
         try:
             self.recorder = SessionRecorder(RecordingWriter(self._recording_path, metadata))
         except Exception as exc:  # noqa: BLE001 (an unwritable directory must not stop the coaching)
             log.error("cannot record to %s: %s; the session goes on without recording", self._recording_path, exc)
             self._recording_path = None
+
+    def _recall_accel_calibration(self, marker: StreamStarted) -> None:
+        """A tag connected: correct its accelerometer readings by its remembered six-face calibration, if any.
+
+        Runs before the recording starts (its metadata carries the correction) and before the tag's first sample
+        (the engine's tilt filters restart with corrected readings). A tag without a stored correction keeps
+        what the engine settings say (by default the raw readings)."""
+        if self.calibrations is None:
+            return
+        stored = self.calibrations.get_accel(marker.address, marker.family_id)
+        if stored is None or stored.calibration == self.engine.settings.orientation.accel_calibration:
+            return
+        if self.recorder is not None:
+            # the recording already says which correction applies; changing it mid-file would make replay differ
+            log.warning(
+                "a different accelerometer calibration for %s is ignored until the next session", marker.address
+            )
+            return
+        log.info("correcting the accelerometer of %s by its six-face calibration", marker.address)
+        self.engine.set_accel_calibration(stored.calibration)
+
+    @property
+    def accel_calibrated(self) -> bool:
+        """Whether the engine corrects the tag's accelerometer readings (a six-face calibration is in use)."""
+        return self.engine.settings.orientation.accel_calibration is not None
 
     def _recall_calibration(self, marker: StreamStarted) -> None:
         """A tag connected: judge posture against its remembered reference, if any (re-stamped to now)."""

@@ -105,6 +105,9 @@ class PostureBuddyApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "PostureBuddy"
+    ACCEL_HINT_DELAY_S = 2.0
+    """Wall seconds after the tag first streams before checking for an accelerometer calibration (the live session
+    applies a stored one when the tag's first packets arrive, which may come just after the link says streaming)."""
     BINDINGS: ClassVar[list[BindingType]] = [
         *REPLAY_BINDINGS,  # (disabled unless replaying: see check_action)
         Binding("q", "quit", "Quit"),
@@ -343,6 +346,8 @@ class PostureBuddyApp(App[None]):
         if message.state is ConnectionState.STREAMING:
             if self._was_streaming:
                 self.notify("Reconnected to the tag.", timeout=4)
+            elif self.replay is None:
+                self.set_timer(self.ACCEL_HINT_DELAY_S, self._hint_accel_calibration)
             self._was_streaming = True
             if not self.session_done and not self.stopping:
                 self.dashboard.set_notice("")
@@ -351,6 +356,26 @@ class PostureBuddyApp(App[None]):
                 self.dashboard.set_notice(f"Lost the tag: {message.detail or 'reconnecting'}")
             else:
                 self.dashboard.set_notice(message.detail)
+
+    def _hint_accel_calibration(self) -> None:
+        """Once per run: an accelerometer-only tag without a six-face calibration reads angles a few % off."""
+        session = self.session
+        if session is None or self.stopping:
+            return
+        family = session.link.family
+        if family is None:
+            return
+        caps = family.capabilities
+        if not caps.accel or caps.gyro or caps.quaternion:
+            return
+        if session.engine.settings.orientation.accel_calibration is not None:
+            return
+        self.notify(
+            "This tag measures tilt with its accelerometer alone: angles may read a few % off until you run "
+            "'posturebuddy calibrate --accel' once (the tag laid on each of its six faces).",
+            severity="warning",
+            timeout=12,
+        )
 
     def on_prompt_opened(self, message: PromptOpened) -> None:
         """Show the prompt; ring the bell, notify the desktop, nudge the tag (each once per prompt)."""

@@ -32,6 +32,14 @@ Scores (times on the host clock; truth times are mapped with :func:`simulators.r
   least the coach's ``min_break_s`` on the feet must be credited (``credit`` of ``breaks``); a shorter stand must
   not be (``s_cred`` of ``short``). Detected breaks outside any truth break are false breaks (``fbrk``).
 
+**Accelerometer calibration** (``--accel-cal {auto,on,off}``; ``auto``, the default, is on for accelerometer-only
+families such as the micro:bit): as a user of such a tag would, each run first records the guided six-face step
+(the ``six_faces`` scenario) **with the same physical tag** (the run's :attr:`SimulatedRecording.sensor_errors`),
+plays it through the same virtual tag, packets and decoder as the run, fits the offsets and sensitivities with
+:func:`posturebuddy.motion.accel_faces.fit_six_faces` and analyses the run with that correction
+(``EngineSettings.orientation.accel_calibration``). Columns ``acal`` (``yes``, ``-`` not asked for, ``FAIL``: the
+fit failed and the run was scored without it) and ``fit_mg`` (the fit's ``rms_after_g``, milli-g).
+
 The full table (every shipped scenario x devices x seeds) takes minutes; ``tests/simulators/test_eval.py`` runs
 short cuts of it.
 """
@@ -39,21 +47,27 @@ short cuts of it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TextIO
 
+import numpy as np
+import numpy.typing as npt
+
 from posturebuddy.devices import get_family
 from posturebuddy.model import PromptKind
+from posturebuddy.motion.accel_faces import fit_six_faces
+from posturebuddy.motion.orientation import AccelCalibration, AccelFit
 from posturebuddy.session.analyze import AnalysisResult, analyze_samples, decode_items
 from posturebuddy.session.engine import EngineSettings
 from simulators.record import collect_packets, host_clock, simulate_for
-from simulators.wearer import SimulatedRecording, list_scenarios
+from simulators.wearer import SensorErrors, SimulatedRecording, list_scenarios, load_scenario
 from simulators.wearer.truth import ProductThresholds
 
 PROG = "python -m simulators eval"
@@ -63,6 +77,99 @@ NO_PROMPT_SCENARIOS = ("fidgety_upright", "leans_back")
 ALERT_KINDS = ("slouch", "forward_head")
 PROMPT_SLACK_S = 5.0
 BREAK_SLACK_S = 5.0
+ACCEL_CAL_SCENARIO = "six_faces"
+"""The scenario of the guided six-face accelerometer calibration (the tag off the body)."""
+EXCLUDED_BY_DEFAULT = ("workday_8h", ACCEL_CAL_SCENARIO)
+"""Shipped scenarios the default run leaves out: the 8-hour day (too long), the six-face calibration (no posture)."""
+ACCEL_CAL_MODES = ("auto", "on", "off")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+SixFaceFitter = Callable[[FloatArray, FloatArray], AccelFit]
+"""``fit(t_s (N,) s, accel_g (N, 3) raw readings in g) -> AccelFit`` (default
+:func:`~posturebuddy.motion.accel_faces.fit_six_faces`); raises ``ValueError`` (e.g. ``CalibrationError``) when it
+cannot fit."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccelCalScore:
+    """The six-face accelerometer calibration of one run.
+
+    Attributes:
+        used: the run was analysed with the fitted correction (False: the fit failed; see ``error``).
+        rms_after_g: the fit's RMS of ``|corrected| - 1`` over the faces, g (None if it failed).
+        bias_g: fitted offsets per tag axis, g (None if it failed).
+        scale: fitted sensitivities per tag axis (None if it failed).
+        true_bias_g: the tag's true offsets (the simulator's draw), g.
+        true_scale: the tag's true sensitivities.
+        error: why the fit failed, or None.
+    """
+
+    used: bool
+    rms_after_g: float | None
+    bias_g: tuple[float, float, float] | None
+    scale: tuple[float, float, float] | None
+    true_bias_g: tuple[float, float, float]
+    true_scale: tuple[float, float, float]
+    error: str | None = None
+
+    @property
+    def bias_error_g(self) -> float | None:
+        """Largest per-axis difference between the fitted and the true offsets, g."""
+        if self.bias_g is None:
+            return None
+        return max(abs(a - b) for a, b in zip(self.bias_g, self.true_bias_g, strict=True))
+
+    @property
+    def scale_error(self) -> float | None:
+        """Largest per-axis difference between the fitted and the true sensitivities (dimensionless)."""
+        if self.scale is None:
+            return None
+        return max(abs(a - b) for a, b in zip(self.scale, self.true_scale, strict=True))
+
+
+def accel_cal_wanted(device: str, mode: str = "auto") -> bool:
+    """Whether a run on ``device`` uses the six-face calibration: ``on``, ``off``, or ``auto`` (accelerometer-only
+    families: they take tilt from the raw accelerometer direction, with no gyroscope or on-tag fusion)."""
+    if mode not in ACCEL_CAL_MODES:
+        raise ValueError(f"accel-cal mode must be one of {', '.join(ACCEL_CAL_MODES)}, got {mode!r}")
+    if mode != "auto":
+        return mode == "on"
+    caps = get_family(device).capabilities
+    return caps.accel and not caps.gyro and not caps.quaternion
+
+
+def six_face_calibration(
+    device: str,
+    sensor_errors: SensorErrors,
+    seed: int | None = None,
+    *,
+    fitter: SixFaceFitter | None = None,
+) -> tuple[AccelCalScore, AccelCalibration | None]:
+    """Record the six-face step with the tag whose errors are ``sensor_errors`` and fit its calibration.
+
+    The ``six_faces`` scenario is simulated for ``device`` at the family's default rate (``seed``: the layout and
+    noise, default the scenario's own), played through the virtual tag offline and decoded exactly as an eval run
+    (:func:`~simulators.record.collect_packets`, :func:`~posturebuddy.session.analyze.decode_items`), and
+    ``fitter`` (default :func:`posturebuddy.motion.accel_faces.fit_six_faces`) gets the decoded ``t_s`` (s) and
+    raw ``accel_g`` (g, tag frame).
+
+    Returns:
+        The score (fit figures against the true errors) and the calibration, or ``None`` if the fit raised
+        ``ValueError`` / ``ArithmeticError`` (the score's ``error`` says why).
+    """
+    fit_fn = fitter if fitter is not None else fit_six_faces
+    rec = simulate_for(ACCEL_CAL_SCENARIO, device, seed=seed, sensor_errors=sensor_errors)
+    decoded = decode_items(collect_packets(rec, device), get_family(device))
+    true_bias, true_scale = sensor_errors.accel_bias_g, sensor_errors.accel_scale
+    try:
+        fit = fit_fn(decoded.arrays.t_s, decoded.arrays.accel_g)
+    except (ValueError, ArithmeticError) as error:
+        why = f"{type(error).__name__}: {error}"
+        return AccelCalScore(False, None, None, None, true_bias, true_scale, error=why), None
+    cal = fit.calibration
+    return AccelCalScore(True, float(fit.rms_after_g), cal.bias_g, cal.scale, true_bias, true_scale), cal
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +247,8 @@ class Score:
     false_breaks: int
     wall_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    accel_cal: AccelCalScore | None = None
+    """The six-face accelerometer calibration of the run, or None if it was not asked for."""
 
     # The primary (product-definition) figures, by their old names.
     @property
@@ -196,15 +305,30 @@ def run_one(
     *,
     duration_s: float | None = None,
     settings: EngineSettings | None = None,
+    accel_cal: bool = False,
+    fitter: SixFaceFitter | None = None,
 ) -> tuple[Score, AnalysisResult, SimulatedRecording]:
-    """Simulate, analyse, score one run."""
+    """Simulate, analyse, score one run.
+
+    With ``accel_cal``, the six-face calibration is recorded first with the run's tag (:func:`six_face_calibration`,
+    same seed) and the run is analysed with the fitted correction in ``settings.orientation`` (without it if the
+    fit fails; ``Score.accel_cal`` says which).
+    """
     st = settings if settings is not None else EngineSettings()
     wall = time.perf_counter()
     rec = simulate_for(scenario, device, seed=seed, duration_s=duration_s)
     family = get_family(device)
+    cal_score: AccelCalScore | None = None
+    if accel_cal:
+        cal_score, cal = six_face_calibration(device, rec.sensor_errors, rec.seed, fitter=fitter)
+        if cal is not None:
+            st = dataclasses.replace(st, orientation=dataclasses.replace(st.orientation, accel_calibration=cal))
     decoded = decode_items(collect_packets(rec, device), family)
     result = analyze_samples(decoded.arrays, family=family, settings=st, capture_only=True)
     score = score_run(rec, result, st, device, time.perf_counter() - wall)
+    if cal_score is not None:
+        note = "accel calibration: six faces" if cal_score.used else f"accel calibration failed: {cal_score.error}"
+        score = dataclasses.replace(score, accel_cal=cal_score, notes=(*score.notes, note))
     return score, result, rec
 
 
@@ -360,7 +484,7 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 TABLE_HEADER = (
     f"{'scenario':<22}{'device':<13}{'seed':>5} {'truth':>5}{'grey':>5}{'det':>5}{'P':>6}{'R':>6}{'F1':>6}"
     f"{'lat_med':>8}{'lat_max':>8}{'F1any':>6}{'prompts':>8}{'false':>6}{'F1body':>7}{'F1bany':>7}"
-    f"{'breaks':>7}{'brk_lat':>8}{'credit':>7}{'short':>6}{'s_cred':>7}{'fbrk':>5}"
+    f"{'breaks':>7}{'brk_lat':>8}{'credit':>7}{'short':>6}{'s_cred':>7}{'fbrk':>5}{'acal':>6}{'fit_mg':>7}"
 )
 
 
@@ -375,7 +499,18 @@ def table_row(s: Score, min_break_s: float) -> str:
         f"{p.precision:>6.2f}{p.recall:>6.2f}{p.f1:>6.2f}{_fmt(med, '.1f'):>8}{_fmt(p.max_latency_s, '.1f'):>8}"
         f"{p.f1_any_kind:>6.2f}{s.posture_prompts:>8}{s.false_prompts:>6}{s.body.f1:>7.2f}{s.body.f1_any_kind:>7.2f}"
         f"{n_long:>7}{_fmt(s.worst_break_latency(min_break_s), '.1f'):>8}{ok:>7}{n_short:>6}{bad:>7}{s.false_breaks:>5}"
+        f"{_accel_cal_cell(s.accel_cal):>6}{_fmt(_mg(s.accel_cal), '.2f'):>7}"
     )
+
+
+def _accel_cal_cell(cal: AccelCalScore | None) -> str:
+    if cal is None:
+        return "-"
+    return "yes" if cal.used else "FAIL"
+
+
+def _mg(cal: AccelCalScore | None) -> float | None:
+    return None if cal is None or cal.rms_after_g is None else 1000.0 * cal.rms_after_g
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,19 +523,38 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--scenario", action="append", help="scenario (repeatable; default: all but workday_8h)")
+    p.add_argument(
+        "--scenario",
+        action="append",
+        help=f"scenario (repeatable; default: all but {', '.join(EXCLUDED_BY_DEFAULT)})",
+    )
     p.add_argument("--device", action="append", help=f"device (repeatable; default: {', '.join(DEFAULT_DEVICES)})")
     p.add_argument("--seed", action="append", type=int, help="seed (repeatable; default: the scenario's own and 1)")
     p.add_argument("--duration", type=float, help="cut each scenario after this many seconds")
+    p.add_argument(
+        "--accel-cal",
+        choices=ACCEL_CAL_MODES,
+        default="auto",
+        help=(
+            "record the six-face accelerometer calibration with each run's tag and analyse the run with it "
+            "(default auto: on for accelerometer-only tags, e.g. microbit)"
+        ),
+    )
     p.add_argument("--json", action="store_true", help="print JSON lines instead of the table")
     return p
+
+
+def default_scenarios() -> list[str]:
+    """The scenarios a run without ``--scenario`` scores: every shipped one but :data:`EXCLUDED_BY_DEFAULT` and any
+    that keeps the tag off the body (:attr:`~simulators.wearer.Scenario.off_body`: no posture to score)."""
+    return [s for s in list_scenarios() if s not in EXCLUDED_BY_DEFAULT and not load_scenario(s).off_body]
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the evaluation and write the table (or JSON lines) to ``out`` (default stdout); exit 0."""
     args = build_parser().parse_args(argv)
     stream = out if out is not None else sys.stdout
-    scenarios = args.scenario or [s for s in list_scenarios() if s != "workday_8h"]
+    scenarios = args.scenario or default_scenarios()
     devices = args.device or list(DEFAULT_DEVICES)
     seeds: list[int | None] = list(args.seed) if args.seed else list(DEFAULT_SEEDS)
     st = EngineSettings()
@@ -409,7 +563,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     for scenario in scenarios:
         for device in devices:
             for seed in seeds:
-                score, _, _ = run_one(scenario, device, seed, duration_s=args.duration, settings=st)
+                cal = accel_cal_wanted(device, args.accel_cal)
+                score, _, _ = run_one(scenario, device, seed, duration_s=args.duration, settings=st, accel_cal=cal)
                 if args.json:
                     doc = asdict(score)
                     doc.update(
@@ -419,6 +574,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
                         f1_any=score.product.f1_any_kind,
                         f1_body=score.body.f1,
                         f1_body_any=score.body.f1_any_kind,
+                        accel_cal_used=score.accel_cal is not None and score.accel_cal.used,
+                        accel_cal_rms_after_g=None if score.accel_cal is None else score.accel_cal.rms_after_g,
                     )
                     stream.write(json.dumps(doc, default=str) + "\n")
                 else:

@@ -43,7 +43,7 @@ from posturebuddy.session.recording import (
 )
 from simulators.ble.peripheral import AttError
 from simulators.tags import TAG_CLASSES, VirtualTag, make_virtual_tag
-from simulators.wearer import SimulatedRecording, load_scenario, simulate
+from simulators.wearer import SensorErrors, SimulatedRecording, load_scenario, simulate
 from simulators.wearer.scenario import Scenario
 
 __all__ = [
@@ -92,10 +92,13 @@ def simulate_for(
     seed: int | None = None,
     duration_s: float | None = None,
     start_epoch_s: float | None = None,
+    sensor_errors: SensorErrors | None = None,
 ) -> SimulatedRecording:
     """Simulate ``scenario`` for ``device`` at ``rate_hz`` (default: the family's default rate).
 
     ``start_epoch_s`` moves the scenario's calendar start (the motion does not depend on it).
+    ``sensor_errors`` imposes the tag's constant errors (e.g. ``other.sensor_errors``: a second recording with
+    the same physical tag); see :func:`simulators.wearer.simulate`.
 
     Raises:
         KeyError: unknown device family.
@@ -106,7 +109,7 @@ def simulate_for(
     if start_epoch_s is not None:
         sc = dataclasses.replace(sc, start_epoch_s=float(start_epoch_s))
     rate = family.default_rate_hz if rate_hz is None else float(rate_hz)
-    return simulate(sc, device=device, rate_hz=rate, seed=seed, duration_s=duration_s)
+    return simulate(sc, device=device, rate_hz=rate, seed=seed, duration_s=duration_s, sensor_errors=sensor_errors)
 
 
 # -- packets -----------------------------------------------------------------------------------------------------
@@ -405,15 +408,26 @@ def record(
     address: str | None = None,
     progress: Progress | None = None,
     on_simulated: Callable[[SimulatedRecording], None] | None = None,
+    sensor_errors: SensorErrors | None = None,
 ) -> RecordResult:
     """Simulate, play the virtual tag offline and write a recording to ``out`` (which must not exist).
 
     Synchronous: the tag runs in a private event loop, so call it from outside any running loop.
-    ``on_simulated`` is called once the wearer is simulated (e.g. to size a progress bar). Raises what
-    :func:`simulate_for` and :class:`~posturebuddy.session.recording.RecordingWriter` raise.
+    ``on_simulated`` is called once the wearer is simulated (e.g. to size a progress bar); ``sensor_errors``
+    imposes the tag's constant errors (see :func:`simulate_for`); the ones used are written to the metadata
+    (``extra["sensor_errors"]``). Raises what :func:`simulate_for` and
+    :class:`~posturebuddy.session.recording.RecordingWriter` raise.
     """
     wall_start = time.perf_counter()
-    rec = simulate_for(scenario, device, rate_hz=rate_hz, seed=seed, duration_s=duration_s, start_epoch_s=start_epoch_s)
+    rec = simulate_for(
+        scenario,
+        device,
+        rate_hz=rate_hz,
+        seed=seed,
+        duration_s=duration_s,
+        start_epoch_s=start_epoch_s,
+        sensor_errors=sensor_errors,
+    )
     simulate_wall_s = time.perf_counter() - wall_start
     if on_simulated is not None:
         on_simulated(rec)
@@ -441,6 +455,7 @@ def record(
             "breaks": len(rec.truth.breaks),
             "clock": "t_host_s",
         },
+        "sensor_errors": dataclasses.asdict(rec.sensor_errors),
     }
     tags: list[VirtualTag] = []
     path = Path(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from simulators.wearer.behaviours import ACTIVITIES, KINDS, POSTURE_CLASSES
 from simulators.wearer.body import MountParams, WearerParams
-from simulators.wearer.imu import DeviceProfile, MagneticEnv, get_profile, load_profiles
+from simulators.wearer.imu import DeviceProfile, MagneticEnv, SensorErrors, get_profile, load_profiles
 from simulators.wearer.scenario import Scenario, ScenarioError, list_scenarios, load_scenario, parse_scenario
 from simulators.wearer.simulation import SimulatedRecording, simulate
 from simulators.wearer.truth import Break, Episode, GroundTruth
@@ -26,6 +26,7 @@ __all__ = [
     "MountParams",
     "Scenario",
     "ScenarioError",
+    "SensorErrors",
     "SimulatedRecording",
     "WearerParams",
     "get_profile",

@@ -214,6 +214,22 @@ KINDS: Final[Mapping[str, KindSpec]] = {
         "same",
         "tag taken off and left flat on the desk (no motion), then put back on",
     ),
+    "tag_pose": KindSpec(
+        {
+            "duration_s": _DUR,
+            "up_x": ParamSpec(0.0, -1.0, 1.0, doc="tag x component of the direction that ends up pointing up"),
+            "up_y": ParamSpec(0.0, -1.0, 1.0, doc="tag y component of the up direction"),
+            "up_z": ParamSpec(1.0, -1.0, 1.0, doc="tag z component of the up direction (normalised with x, y)"),
+            "yaw_deg": ParamSpec(0.0, -360.0, 360.0, doc="turn of the pose about the vertical, deg"),
+            "tilt_deg": ParamSpec(1.0, 0.0, 10.0, doc="largest random tilt off the nominal pose (uneven desk), deg"),
+            "turn_s": ParamSpec(3.0, 0.0, 20.0, doc="time to turn from the previous pose (or take the tag off), s"),
+            "tremor_deg": ParamSpec(0.0, 0.0, 3.0, doc="RMS wobble of a hand holding the tag (0: untouched), deg"),
+            "lift_m": ParamSpec(0.05, 0.0, 0.5, doc="how high the hand lifts the tag while turning it, m"),
+        },
+        "any",
+        "same",
+        "tag off the body, held or laid in one orientation (one face of an accelerometer calibration)",
+    ),
     "out_of_range": KindSpec(
         {"duration_s": _DUR},
         "any",
@@ -236,6 +252,8 @@ class Carry:
     standing: bool = False
     mis: FloatArray = field(default_factory=lambda: np.zeros(3))
     tag_on: bool = True
+    off_q: FloatArray | None = None
+    off_m: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -708,6 +726,90 @@ def gen_tag_removed(ctx: SegmentContext, carry: Carry) -> None:
         carry.tag_on = False
 
 
+def pose_quat(up: FloatArray, yaw_deg: float) -> FloatArray:
+    """(4,) tag -> earth quaternion that turns the tag direction ``up`` (3,) to earth +z, then yaws by
+    ``yaw_deg`` about the vertical.
+
+    The shortest rotation is used (for ``up`` = -z: half a turn about the tag's x axis), so ``up`` = +z with no
+    yaw is the tag lying flat, outer face (+z) up, as in ``tag_removed``.
+    """
+    u = np.asarray(up, dtype=np.float64)
+    u = u / np.linalg.norm(u)
+    axis = np.array([u[1], -u[0], 0.0])  # u x z
+    s = float(np.linalg.norm(axis))
+    c = float(u[2])
+    if s < 1e-12:
+        q = np.array([1.0, 0.0, 0.0, 0.0]) if c > 0.0 else np.array([0.0, 1.0, 0.0, 0.0])
+    else:
+        half = 0.5 * float(np.arctan2(s, c))
+        q = np.concatenate(([np.cos(half)], np.sin(half) * axis / s))
+    out: FloatArray = quat.mul(quat.about_axis(2, yaw_deg * DEG), q)
+    return out
+
+
+def gen_tag_pose(ctx: SegmentContext, carry: Carry) -> None:
+    """The tag held or laid off the body in one orientation (``up_*``, ``yaw_deg``), tilted at random by up to
+    ``tilt_deg`` (an uneven desk), with optional hand wobble.
+
+    The first ``turn_s`` seconds turn the tag smoothly (quintic slerp, lifted by ``lift_m``) from the previous
+    ``tag_pose``; a ``tag_pose`` that opens the timeline starts in its pose (the tag is in the hand from the first
+    sample); one that follows worn behaviour takes the tag off the back during ``turn_s``. The truth labels the
+    whole segment ``away``, activity ``fidget`` while turning and ``still`` afterwards.
+    """
+    c = ctx.canvas
+    sl, tau = _fill_common(ctx, carry)
+    rng = ctx.rng
+    d = ctx.duration_s
+    up = np.array([ctx.num("up_x"), ctx.num("up_y"), ctx.num("up_z")])
+    target = pose_quat(up, ctx.num("yaw_deg"))
+    # Uneven desk: a tilt about a random horizontal axis, uniform over the disc of radius tilt_deg.
+    tilt = ctx.num("tilt_deg") * float(np.sqrt(rng.uniform()))
+    azimuth = float(rng.uniform(0.0, 2.0 * np.pi))
+    half = 0.5 * tilt * DEG
+    q_tilt = np.array([np.cos(half), np.sin(half) * np.cos(azimuth), np.sin(half) * np.sin(azimuth), 0.0])
+    target = quat.normalize(quat.mul(q_tilt, target))
+    previous = carry.off_q
+    first = previous is None and ctx.start_s <= 0.0
+    turn = 0.0 if first else min(ctx.num("turn_s"), d)
+    if carry.off_m is not None:
+        spot = carry.off_m
+    else:
+        fwd, _ = _horizontal(np.array([carry.heading]))
+        spot = carry.hip + 0.5 * fwd[0]
+        spot[2] = DESK_HEIGHT_M
+    carry.off_q, carry.off_m, carry.tag_on = target, spot, False
+    n = sl.stop - sl.start
+    if n == 0:
+        return
+    p = c.pose
+    s = ramp(tau, 0.0, turn)
+    if previous is not None:
+        q = quat.slerp(previous, target, s)
+        p.worn[sl] = 0.0
+    else:
+        q = np.broadcast_to(target, (n, 4)).copy()
+        p.worn[sl] = 0.0 if first else 1.0 - s
+    tremor = ctx.num("tremor_deg")
+    if tremor > 0.0:
+        # Slow hand wander (0.2-2 Hz) plus physiological tremor (8-12 Hz), about the tag's own axes, faded in and
+        # out so that consecutive poses join smoothly.
+        wobble = band_noise(n, c.rate_hz, 0.2, 2.0, rng, channels=3)
+        wobble += 0.3 * band_noise(n, c.rate_hz, 8.0, 12.0, rng, channels=3)
+        wobble *= (tremor * DEG * envelope(n, c.rate_hz, 0.5))[:, None]
+        q_w = quat.mul(
+            quat.mul(quat.about_axis(0, wobble[:, 0]), quat.about_axis(1, wobble[:, 1])),
+            quat.about_axis(2, wobble[:, 2]),
+        )
+        q = quat.mul(q, q_w)
+    p.desk_q[sl] = q
+    p.desk_m[sl] = spot
+    if turn > 0.0:
+        p.lift_m[sl] = ctx.num("lift_m") * _hump(tau / turn)
+        c.motions.append(Motion("handling", ctx.start_s, ctx.start_s + turn))
+    c.away[sl] = True
+    c.activity[sl] = np.where(tau < turn, A_FIDGET, A_STILL).astype(np.int8)
+
+
 def gen_out_of_range(ctx: SegmentContext, carry: Carry) -> None:
     """No data: the body holds its posture (nobody sees it), samples are marked not present."""
     c = ctx.canvas
@@ -730,5 +832,6 @@ GENERATORS: Final[Mapping[str, Callable[[SegmentContext, Carry], None]]] = {
     "walk": gen_walk,
     "sit_down": gen_sit_down,
     "tag_removed": gen_tag_removed,
+    "tag_pose": gen_tag_pose,
     "out_of_range": gen_out_of_range,
 }

@@ -10,6 +10,10 @@
 Per-device emulation (:class:`DeviceProfile`, data in ``profiles.toml``): white noise from a noise density,
 a constant bias per recording, per-axis scale error, a gyro bias random walk, sensor-step rounding, range
 saturation and wire-format rounding. All randomness comes from the injected ``np.random.Generator``.
+
+The constant errors of one physical tag (accelerometer sensitivity and offset, gyro offset, magnetometer hard
+iron) are drawn once per recording and returned as :class:`SensorErrors`; passing them back in
+(:func:`apply_profile_with_errors`) replays "the same tag" in a second recording.
 """
 
 from __future__ import annotations
@@ -85,6 +89,47 @@ class DeviceProfile:
         """The supported output rate closest to ``rate_hz`` (tags snap a requested rate the same way)."""
         rates = np.asarray(self.rates_hz)
         return float(rates[int(np.argmin(np.abs(rates - rate_hz)))])
+
+
+Vec3 = tuple[float, float, float]
+
+
+def _vec3(values: npt.ArrayLike) -> Vec3:
+    a = np.asarray(values, dtype=np.float64).reshape(3)
+    return (float(a[0]), float(a[1]), float(a[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class SensorErrors:
+    """The constant errors of one physical tag, drawn once per recording (all per tag axis, tag frame).
+
+    A reading is ``scale * true + bias + noise`` (the gyro adds its bias random walk, which is a process and is
+    drawn afresh every recording, as is the noise). Pass a recording's errors to
+    :func:`simulators.wearer.simulate` (``sensor_errors=``) to record again "with the same tag".
+
+    Attributes:
+        accel_scale: accelerometer sensitivity relative to nominal (dimensionless, 1 = exact).
+        accel_bias_g: accelerometer zero-g offset, g.
+        gyro_bias_dps: gyroscope zero-rate offset at the start of the recording, degrees per second.
+        mag_hard_iron_ut: magnetometer hard-iron offset, microtesla.
+        clock_ppm: the tag clock's rate error, parts per million (+: the tag's timestamps run fast).
+    """
+
+    accel_scale: Vec3 = (1.0, 1.0, 1.0)
+    accel_bias_g: Vec3 = (0.0, 0.0, 0.0)
+    gyro_bias_dps: Vec3 = (0.0, 0.0, 0.0)
+    mag_hard_iron_ut: Vec3 = (0.0, 0.0, 0.0)
+    clock_ppm: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("accel_scale", "accel_bias_g", "gyro_bias_dps", "mag_hard_iron_ut"):
+            value = getattr(self, name)
+            if len(value) != 3 or not all(np.isfinite(v) for v in value):
+                raise ValueError(f"SensorErrors.{name} must be three finite numbers, got {value!r}")
+        if not all(0.5 < k < 2.0 for k in self.accel_scale):
+            raise ValueError(f"SensorErrors.accel_scale must lie between 0.5 and 2, got {self.accel_scale!r}")
+        if not np.isfinite(self.clock_ppm) or abs(self.clock_ppm) >= 1e5:
+            raise ValueError(f"SensorErrors.clock_ppm must be finite and below 1e5, got {self.clock_ppm!r}")
 
 
 class ProfileError(ValueError):
@@ -235,18 +280,53 @@ def apply_profile(
     Returns:
         ``(accel_g, gyro_dps, mag_ut)``, each (N, 3); all-NaN for sensors the family does not have.
     """
+    a, g, m, _ = apply_profile_with_errors(profile, accel_g, gyro_dps, mag_ut, rate_hz, rng)
+    return a, g, m
+
+
+def apply_profile_with_errors(
+    profile: DeviceProfile,
+    accel_g: FloatArray,
+    gyro_dps: FloatArray,
+    mag_ut: FloatArray,
+    rate_hz: float,
+    rng: np.random.Generator,
+    errors: SensorErrors | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, SensorErrors]:
+    """:func:`apply_profile`, also returning the tag's constant errors, optionally imposed.
+
+    Args:
+        profile: the tag family's sensor behaviour.
+        accel_g: (N, 3) ideal specific force, tag frame, g.
+        gyro_dps: (N, 3) ideal angular rate, tag frame, degrees per second.
+        mag_ut: (N, 3) ideal magnetic field, tag frame, microtesla.
+        rate_hz: sample rate, Hz.
+        rng: random source; the draw order is fixed (accel scale, bias, noise; gyro bias, walk, noise; mag hard
+            iron, noise).
+        errors: the constant errors to use instead of the drawn ones (``clock_ppm`` is not used here). The same
+            values are still drawn from ``rng`` and discarded, so the noise is the one the seed would give anyway.
+
+    Returns:
+        ``(accel_g, gyro_dps, mag_ut, errors)``: the readings, each (N, 3), all-NaN for sensors the family does
+        not have, and the constant errors used (``clock_ppm`` 0 unless given in ``errors``).
+    """
     n = accel_g.shape[0]
     bw = np.sqrt(0.5 * rate_hz)
     ones = np.ones(3)
 
     scale = 1.0 + rng.normal(0.0, profile.accel_scale_std, size=3)
     bias = rng.normal(0.0, profile.accel_bias_std_g, size=3)
+    if errors is not None:
+        scale = np.asarray(errors.accel_scale, dtype=np.float64)
+        bias = np.asarray(errors.accel_bias_g, dtype=np.float64)
     a = _noisy(accel_g, scale, bias, profile.accel_noise_ug_per_rt_hz * 1e-6 * bw, rng)
     a = _digitise(a, profile.accel_lsb_g, profile.accel_range_g, profile.accel_wire_lsb_g)
     if not profile.has_accel:
         a.fill(np.nan)
 
     g_bias = rng.normal(0.0, profile.gyro_bias_std_dps, size=3)
+    if errors is not None:
+        g_bias = np.asarray(errors.gyro_bias_dps, dtype=np.float64)
     walk = rng.standard_normal((n, 3))
     np.cumsum(walk, axis=0, out=walk)
     walk *= profile.gyro_bias_walk_dps_per_rt_s / np.sqrt(rate_hz)
@@ -258,8 +338,17 @@ def apply_profile(
         g.fill(np.nan)
 
     hard_iron = rng.normal(0.0, profile.mag_hard_iron_std_ut, size=3)
+    if errors is not None:
+        hard_iron = np.asarray(errors.mag_hard_iron_ut, dtype=np.float64)
     m = _noisy(mag_ut, ones, hard_iron, profile.mag_noise_ut, rng)
     m = _digitise(m, profile.mag_lsb_ut, profile.mag_range_ut, profile.mag_wire_lsb_ut)
     if not profile.has_mag:
         m.fill(np.nan)
-    return a, g, m
+    used = SensorErrors(
+        accel_scale=_vec3(scale),
+        accel_bias_g=_vec3(bias),
+        gyro_bias_dps=_vec3(g_bias),
+        mag_hard_iron_ut=_vec3(hard_iron),
+        clock_ppm=errors.clock_ppm if errors is not None else 0.0,
+    )
+    return a, g, m, used

@@ -119,6 +119,12 @@ class Scenario:
     expect: Expectations = field(default_factory=Expectations)
     source: str = ""
 
+    @property
+    def off_body(self) -> bool:
+        """The timeline has the tag off the body (``tag_pose`` segments, e.g. ``six_faces``): its posture truth is
+        all ``away`` and means nothing, so it is not for posture scoring."""
+        return any(seg.kind == "tag_pose" for seg in _iter_segments(self.timeline))
+
 
 @dataclass(frozen=True, slots=True)
 class ResolvedSegment:
@@ -206,7 +212,25 @@ def _parse_segment(table: Mapping[str, Any], where: str) -> SegmentSpec:
         longest_h = handling[1] if isinstance(handling, tuple) else float(handling)
         if shortest < 2.0 * longest_h + 1.0:
             raise ScenarioError(f"{where} (tag_removed): key 'duration_s' must be at least 2 * handling_s + 1 s")
+    if kind == "tag_pose":
+        dur = params["duration_s"]
+        shortest = dur[0] if isinstance(dur, tuple) else float(dur)
+        turn = params["turn_s"]
+        longest_turn = turn[1] if isinstance(turn, tuple) else float(turn)
+        if shortest < longest_turn + 0.5:
+            raise ScenarioError(f"{where} (tag_pose): key 'duration_s' must be at least turn_s + 0.5 s")
+        biggest = [max(abs(v[0]), abs(v[1])) if isinstance(v, tuple) else abs(float(v)) for v in _up(params)]
+        if max(biggest) == 0.0:
+            raise ScenarioError(f"{where} (tag_pose): keys 'up_x', 'up_y', 'up_z' are all 0 (no up direction)")
     return SegmentSpec(kind, params, where)
+
+
+def _up(params: Mapping[str, RawParam]) -> tuple[float | tuple[float, float], ...]:
+    out: list[float | tuple[float, float]] = []
+    for key in ("up_x", "up_y", "up_z"):
+        v = params[key]
+        out.append(v if isinstance(v, tuple) else float(v))
+    return tuple(out)
 
 
 def _parse_items(items: object, where: str) -> tuple[SegmentSpec | BlockSpec, ...]:
@@ -408,9 +432,16 @@ def _iter_segments(items: Sequence[SegmentSpec | BlockSpec]) -> list[SegmentSpec
 def _check_postures(items: Sequence[SegmentSpec | BlockSpec]) -> None:
     """Check that each segment is possible in the posture (seated/standing) the previous ones leave."""
     standing = False
+    off_body = False
     segs = _iter_segments(items)
     for i, seg in enumerate(segs):
         spec = KINDS[seg.kind]
+        if off_body and seg.kind != "tag_pose":
+            raise ScenarioError(
+                f"{seg.where} ({seg.kind}): the tag is off the body after a tag_pose segment; "
+                "only tag_pose segments may follow"
+            )
+        off_body = off_body or seg.kind == "tag_pose"
         state = "standing" if standing else "seated"
         if spec.needs != "any" and spec.needs != state:
             fix = "a stand_up" if spec.needs == "standing" else "a sit_down"

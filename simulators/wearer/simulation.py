@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,14 @@ import numpy.typing as npt
 
 from simulators.wearer.behaviours import GENERATORS, Canvas, Carry, SegmentContext
 from simulators.wearer.body import Pose, WearerParams, tag_kinematics
-from simulators.wearer.imu import DeviceProfile, MagneticEnv, apply_profile, get_profile, true_signals
+from simulators.wearer.imu import (
+    DeviceProfile,
+    MagneticEnv,
+    SensorErrors,
+    apply_profile_with_errors,
+    get_profile,
+    true_signals,
+)
 from simulators.wearer.scenario import Scenario, load_scenario, resolve_timeline
 from simulators.wearer.signals import band_noise
 from simulators.wearer.truth import GroundTruth, build_truth, tag_angles
@@ -37,6 +45,9 @@ class SimulatedRecording:
         mag_ut: (N, 3) magnetometer, tag frame, microtesla (NaN where not present / no sensor).
         present: (N,) False where the samples never reach the host (out of range).
         truth: ground truth (labels, angles, episodes, breaks, segments).
+        sensor_errors: the constant errors of the simulated tag (accelerometer sensitivity and offset, gyro
+            offset, magnetometer hard iron, clock rate error), drawn once per recording or imposed with
+            ``simulate(..., sensor_errors=...)``; pass them on to record again with the same physical tag.
     """
 
     scenario: Scenario
@@ -51,6 +62,7 @@ class SimulatedRecording:
     mag_ut: FloatArray
     present: npt.NDArray[np.bool_]
     truth: GroundTruth
+    sensor_errors: SensorErrors
 
     @property
     def n(self) -> int:
@@ -109,6 +121,8 @@ def simulate(
     rate_hz: float = 50.0,
     seed: int | None = None,
     duration_s: float | None = None,
+    *,
+    sensor_errors: SensorErrors | None = None,
 ) -> SimulatedRecording:
     """Simulate a wearer following ``scenario`` and the readings of a tag of family ``device`` on their back.
 
@@ -119,11 +133,14 @@ def simulate(
         rate_hz: requested output rate; snapped to the nearest rate the family supports.
         seed: overrides the scenario's seed.
         duration_s: cut the recording after this many seconds (e.g. for quick tests).
+        sensor_errors: the tag's constant errors (e.g. another recording's ``sensor_errors``: the same physical
+            tag) instead of drawing them from the seed. The seed's draws are still made and discarded, so
+            everything else (motion, noise, jitter) is exactly what the seed gives without the override.
 
     Returns:
-        The recording. The same (scenario, device, rate, seed, duration) gives bit-for-bit equal arrays. The body
-        motion depends only on the scenario, seed, rate and duration, not on the device, so devices can be
-        compared on identical motion.
+        The recording. The same (scenario, device, rate, seed, duration, sensor_errors) gives bit-for-bit equal
+        arrays. The body motion depends only on the scenario, seed, rate and duration, not on the device, so
+        devices can be compared on identical motion.
     """
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     profile = get_profile(device)
@@ -187,13 +204,19 @@ def simulate(
     worn = pose.worn
     del pose
     canvas.release_motion()
-    accel, gyro, mag = apply_profile(profile, accel, gyro, mag, rate, np.random.default_rng(device_ss))
+    accel, gyro, mag, errors = apply_profile_with_errors(
+        profile, accel, gyro, mag, rate, np.random.default_rng(device_ss), sensor_errors
+    )
     absent = ~canvas.present
     for arr in (accel, gyro, mag):
         arr[absent] = np.nan
 
     c_rng = np.random.default_rng(clock_ss)
-    clock_scale = 1.0 + float(c_rng.normal(0.0, profile.clock_ppm_std)) * 1e-6
+    clock_ppm = float(c_rng.normal(0.0, profile.clock_ppm_std))
+    if sensor_errors is not None:
+        clock_ppm = sensor_errors.clock_ppm
+    errors = dataclasses.replace(errors, clock_ppm=clock_ppm)
+    clock_scale = 1.0 + clock_ppm * 1e-6
     tau = canvas.tau_s
     t_true = sc.start_epoch_s + tau
     t_s = sc.start_epoch_s + tau * clock_scale
@@ -234,4 +257,5 @@ def simulate(
         mag_ut=mag,
         present=canvas.present.copy(),
         truth=truth,
+        sensor_errors=errors,
     )

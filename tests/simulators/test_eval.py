@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from simulators.eval import TABLE_HEADER, main, run_one, table_row
+from posturebuddy.motion.calibration import CalibrationError
+from posturebuddy.motion.orientation import AccelFit
+from simulators.eval import (
+    ACCEL_CAL_SCENARIO,
+    TABLE_HEADER,
+    accel_cal_wanted,
+    default_scenarios,
+    main,
+    run_one,
+    table_row,
+)
+from simulators.wearer import list_scenarios
 
 
 def test_a_slouch_is_found_and_scored() -> None:
@@ -77,3 +91,77 @@ def test_short_stands_are_not_credited() -> None:
     assert n_long >= 1
     assert ok == n_long
     assert bad == 0
+
+
+# -- the six-face accelerometer calibration ----------------------------------------------------------------------
+
+
+def test_default_scenarios_leave_out_the_calibration_and_the_long_day() -> None:
+    scenarios = default_scenarios()
+    assert ACCEL_CAL_SCENARIO in list_scenarios()
+    assert ACCEL_CAL_SCENARIO not in scenarios
+    assert "workday_8h" not in scenarios
+    assert "slouchy_afternoon" in scenarios
+
+
+def test_accel_cal_is_automatic_for_accelerometer_only_tags() -> None:
+    assert accel_cal_wanted("microbit")
+    assert not accel_cal_wanted("posturebuddy")
+    assert not accel_cal_wanted("witmotion")
+    assert not accel_cal_wanted("thingy52")
+    assert accel_cal_wanted("witmotion", "on")
+    assert not accel_cal_wanted("microbit", "off")
+    with pytest.raises(ValueError, match="accel-cal"):
+        accel_cal_wanted("microbit", "maybe")
+
+
+def test_six_face_calibration_recovers_the_tags_errors() -> None:
+    """A micro:bit run with the six-face step: the fit (same tag, same packets and decoder) is within a few mg."""
+    score, _, rec = run_one("slouchy_afternoon", "microbit", seed=1, duration_s=120, accel_cal=True)
+    cal = score.accel_cal
+    assert cal is not None
+    assert cal.used, cal.error
+    assert cal.true_bias_g == rec.sensor_errors.accel_bias_g
+    assert cal.true_scale == rec.sensor_errors.accel_scale
+    assert cal.rms_after_g is not None
+    assert cal.rms_after_g < 0.003
+    assert cal.bias_error_g is not None
+    assert cal.bias_error_g < 0.003
+    assert cal.scale_error is not None
+    assert cal.scale_error < 0.003
+    assert "accel calibration: six faces" in score.notes
+    row = table_row(score, 60.0)
+    assert row.split()[-2] == "yes"
+    assert float(row.split()[-1]) == pytest.approx(1000.0 * cal.rms_after_g, abs=0.01)
+    assert len(row.split()) == len(TABLE_HEADER.split())
+
+
+def test_a_failed_fit_is_scored_without_the_calibration() -> None:
+    def refuse(t_s: npt.NDArray[np.float64], accel_g: npt.NDArray[np.float64]) -> AccelFit:
+        assert t_s.shape[0] == accel_g.shape[0] > 1000  # the six-face recording, decoded
+        raise CalibrationError("faces not captured yet: -z")
+
+    failed, _, _ = run_one("leans_back", "microbit", seed=3, duration_s=150, accel_cal=True, fitter=refuse)
+    plain, _, _ = run_one("leans_back", "microbit", seed=3, duration_s=150)
+    assert failed.accel_cal is not None
+    assert not failed.accel_cal.used
+    assert failed.accel_cal.error is not None
+    assert "-z" in failed.accel_cal.error
+    assert plain.accel_cal is None
+    assert failed.product == plain.product
+    assert failed.posture_prompts == plain.posture_prompts
+    assert table_row(failed, 60.0).split()[-2:] == ["FAIL", "-"]
+    assert table_row(plain, 60.0).split()[-2:] == ["-", "-"]
+
+
+def test_command_reports_the_calibration_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--scenario", "fidgety_upright", "--device", "microbit", "--seed", "2", "--duration", "60", "--json"]
+    assert main([*argv, "--accel-cal", "on"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["accel_cal_used"] is True
+    assert 0.0 < doc["accel_cal_rms_after_g"] < 0.003
+    assert doc["accel_cal"]["used"] is True
+    assert main([*argv, "--accel-cal", "off"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["accel_cal_used"] is False
+    assert doc["accel_cal"] is None

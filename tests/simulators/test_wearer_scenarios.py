@@ -21,6 +21,7 @@ REQUIRED = {
     "leans_back",
     "stands_and_walks",
     "workday_8h",
+    "six_faces",
 }
 
 
@@ -35,11 +36,18 @@ def test_shipped_scenario_loads_and_simulates_briefly(name: str) -> None:
     assert sc.duration_s is not None
     if name == "workday_8h":
         assert sc.duration_s == 8 * 3600
+    elif sc.off_body:  # a calibration step with the tag off the body (six_faces): about a minute
+        assert 30.0 <= sc.duration_s <= 300.0
     else:
         assert 120.0 <= sc.duration_s <= 3600.0
     rec = simulate(sc, duration_s=90.0)
-    assert rec.n == int(90.0 * rec.rate_hz)
+    assert rec.n == int(min(90.0, sc.duration_s) * rec.rate_hz)
     assert np.isfinite(rec.accel_g[rec.present]).all()
+
+
+def test_only_the_calibration_scenario_is_off_body() -> None:
+    """Off-body scenarios have no posture truth: the eval and posture scoring leave them out."""
+    assert [name for name in SHIPPED if load_scenario(name).off_body] == ["six_faces"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

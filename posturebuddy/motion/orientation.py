@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import imufusion
@@ -363,15 +363,30 @@ def tilt_angle_deg(up_a: npt.ArrayLike, up_b: npt.ArrayLike) -> FloatArray:
 def _quat_rotation_angle_deg(q_prev: FloatArray, q_next: FloatArray) -> FloatArray:
     """Rotation angle between unit quaternions, degrees: ``2 atan2(|v|, |w|)`` of ``q_prev^-1 q_next``.
 
-    Shapes: (N, 4), (N, 4) -> (N,).
+    Shapes: (N, 4), (N, 4) -> (N,). Computed in blocks of rows (elementwise, so the same values as in one go),
+    whose temporaries stay in the cache.
     """
-    w1, x1, y1, z1 = q_prev[:, 0], -q_prev[:, 1], -q_prev[:, 2], -q_prev[:, 3]
-    w2, x2, y2, z2 = q_next[:, 0], q_next[:, 1], q_next[:, 2], q_next[:, 3]
-    w = w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2
-    x = w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2
-    y = w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2
-    z = w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2
-    return np.degrees(2.0 * np.arctan2(np.sqrt(x * x + y * y + z * z), np.abs(w)))
+    out = np.empty(q_prev.shape[0])
+    for b0, b1 in _blocks(q_prev.shape[0]):
+        a, b = q_prev[b0:b1], q_next[b0:b1]
+        w1, x1, y1, z1 = a[:, 0], -a[:, 1], -a[:, 2], -a[:, 3]
+        w2, x2, y2, z2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+        w = w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2
+        x = w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2
+        y = w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2
+        z = w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2
+        out[b0:b1] = np.degrees(2.0 * np.arctan2(np.sqrt(x * x + y * y + z * z), np.abs(w)))
+    return out
+
+
+_BLOCK_ROWS = 16_384
+"""Rows per block of the blockwise batch helpers (a few hundred kB of temporaries: they stay in the cache)."""
+
+
+def _blocks(n: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of consecutive blocks of at most ``_BLOCK_ROWS`` rows covering ``n`` rows."""
+    for start in range(0, n, _BLOCK_ROWS):
+        yield start, min(n, start + _BLOCK_ROWS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -921,12 +936,69 @@ class TiltSeries:
         )
 
 
-def _usable_rows(values: FloatArray) -> BoolArray:
-    """Rows that are all finite with a norm above ``_MIN_NORM``; (N, k) -> (N,)."""
-    finite = np.all(np.isfinite(values), axis=1)
-    norm = np.linalg.norm(np.where(finite[:, None], values, 0.0), axis=1)
+def _row_norm(values: FloatArray) -> FloatArray:
+    """Euclidean norm of each row, shape (N, k) -> (N,): exactly ``np.linalg.norm(values, axis=1)`` (which is
+    ``sqrt(add.reduce(x * x, axis=1))``), in blocks of rows so that the squares never fill an (N, k) array."""
+    out = np.empty(values.shape[0])
+    for b0, b1 in _blocks(values.shape[0]):
+        v = values[b0:b1]
+        np.add.reduce(v * v, axis=1, out=out[b0:b1])
+    return np.sqrt(out, out=out)
+
+
+def _finite_rows(values: FloatArray) -> BoolArray:
+    """Rows that are all finite; (N, k) -> (N,)."""
+    n = values.shape[0]
+    if n and np.isnan(values[:, 0]).all():
+        return np.zeros(n, dtype=bool)  # a field the tag does not send
+    finite = np.empty(n, dtype=bool)
+    for b0, b1 in _blocks(n):
+        np.logical_and.reduce(np.isfinite(values[b0:b1]), axis=1, out=finite[b0:b1])
+    return finite
+
+
+def _usable_rows(values: FloatArray, norm: FloatArray | None = None) -> BoolArray:
+    """Rows that are all finite with a norm above ``_MIN_NORM``; (N, k) -> (N,).
+
+    ``norm``: the rows' norms if already known (:func:`_row_norm`)."""
+    finite = _finite_rows(values)
+    if not finite.any():
+        return finite
+    # Rows that are not finite are masked out below whatever their norm, so the norm is taken unmasked.
+    norm = _row_norm(values) if norm is None else norm
     usable: BoolArray = finite & (norm > _MIN_NORM)
     return usable
+
+
+Index = IntArray | slice
+"""Rows of a batch: their indices, or a slice when they are contiguous (indexing with it is a view, no copy)."""
+
+
+def _index(mask: BoolArray) -> Index:
+    """The rows where ``mask`` holds, as a slice when they are contiguous, else as indices."""
+    n = mask.shape[0]
+    count = int(np.count_nonzero(mask))
+    if count == n:
+        return slice(0, n)
+    if count == 0:
+        return slice(0, 0)
+    first = int(np.argmax(mask))
+    if bool(mask[first : first + count].all()):
+        return slice(first, first + count)
+    return np.flatnonzero(mask)
+
+
+def _size(rows: Index, n: int) -> int:
+    """How many rows ``rows`` selects out of ``n``."""
+    if isinstance(rows, slice):
+        start, stop, _ = rows.indices(n)
+        return max(0, stop - start)
+    return int(rows.shape[0])
+
+
+def _indices(rows: Index, n: int) -> IntArray:
+    """``rows`` as indices."""
+    return np.arange(n)[rows] if isinstance(rows, slice) else rows
 
 
 def _last_index(mask: BoolArray) -> IntArray:
@@ -983,37 +1055,119 @@ def _lowpass(t_max: FloatArray, x: FloatArray, start: BoolArray, tau_s: float) -
     return y
 
 
-def _smooth_rows(t: FloatArray, rows: IntArray, x: FloatArray, tau_s: float, max_gap_s: float, n: int) -> FloatArray:
+class _Times:
+    """The sample times and their running maxima, computed once for the stages that run over every row."""
+
+    def __init__(self, t: FloatArray) -> None:
+        self.t = t
+        self.n = t.shape[0]
+        self._prev: FloatArray | None = None
+        self._t_max: FloatArray | None = None
+
+    def prev(self, rows: Index) -> FloatArray:
+        """:func:`_previous_max` of ``t[rows]``."""
+        if isinstance(rows, slice) and rows.indices(self.n)[:2] == (0, self.n):
+            if self._prev is None:
+                self._prev = _previous_max(self.t)
+            return self._prev
+        return _previous_max(self.t[rows])
+
+    def t_max(self, rows: Index, prev: FloatArray) -> FloatArray:
+        """``np.maximum(prev, t[rows])`` (``prev`` from :meth:`prev` of the same rows)."""
+        if isinstance(rows, slice) and rows.indices(self.n)[:2] == (0, self.n):
+            if self._t_max is None:
+                self._t_max = np.maximum(prev, self.t)
+            return self._t_max
+        return np.maximum(prev, self.t[rows])
+
+
+def _smooth_rows(times: _Times, rows: Index, x: FloatArray, tau_s: float, max_gap_s: float) -> FloatArray:
     """Smooth scalar inputs ``x`` given at ``rows`` and hold the value on the other rows (NaN before any).
 
     Batch twin of :class:`_Smoother`. Returns shape (n,).
     """
-    out = np.full(n, np.nan)
-    if rows.size == 0:
-        return out
+    t, n = times.t, times.n
+    if _size(rows, n) == 0:
+        return np.full(n, np.nan)
     t_sub = t[rows]
-    prev = _previous_max(t_sub)
+    prev = times.prev(rows)
     start = (t_sub - prev) > max_gap_s
-    smoothed = _lowpass(np.maximum(prev, t_sub), x[:, None], start, tau_s)[:, 0]
+    smoothed = _lowpass(times.t_max(rows, prev), x[:, None], start, tau_s)[:, 0]
+    if isinstance(rows, slice) and rows.indices(n)[1] == n and np.isfinite(smoothed).all():
+        # Every row from the first on is smoothed, and finite: each holds its own value, NaN before.
+        first = rows.indices(n)[0]
+        if first == 0:
+            return smoothed
+        out = np.empty(n)
+        out[:first] = np.nan
+        out[first:] = smoothed
+        return out
+    out = np.full(n, np.nan)
     out[rows] = smoothed
     last = _last_index(np.isfinite(out))
     return np.where(last >= 0, out[np.maximum(last, 0)], np.nan)
 
 
-def _switch_restarts(active: IntArray, rows: IntArray, rank: int) -> BoolArray:
+def _switch_restarts(active: IntArray, rows: Index, rank: int) -> BoolArray:
     """For the rows that drive source ``rank``: does it need a restart because another source (or none)
     was active since its previous driving row (or because there is none)? Shape (len(rows),)."""
+    if isinstance(rows, slice):  # consecutive rows, all of this source: only the first restarts
+        first = np.zeros(_size(rows, active.shape[0]), dtype=bool)
+        first[:1] = True
+        return first
     other = np.cumsum(active != rank)
     prev = np.concatenate(([-1], rows[:-1])) if rows.size else rows
     other_before = np.where(prev >= 0, other[np.maximum(prev, 0)], 0)
     return (prev < 0) | (other[rows] - other_before > 0)
 
 
+def _quat_up_rows(quat: FloatArray, out: FloatArray) -> None:
+    """:func:`quat_to_up` of quaternions ``quat`` (N, 4) written into ``out`` (N, 3): the same operations, in
+    blocks of rows whose temporaries stay in the cache."""
+    for b0, b1 in _blocks(quat.shape[0]):
+        q = quat[b0:b1]
+        q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+        w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+        o = out[b0:b1]
+        o[:, 0] = 2.0 * (x * z - w * y)
+        o[:, 1] = 2.0 * (y * z + w * x)
+        o[:, 2] = w * w - x * x - y * y + z * z
+
+
+def _quat_rotation_rate(
+    quat: FloatArray, q_rows: Index, times: _Times, has_g: BoolArray, max_gap_s: float, rotation_in: FloatArray
+) -> None:
+    """Rotation rate between consecutive quaternion rows ``q_rows``, degrees per second, written into
+    ``rotation_in`` where the step is positive, at most ``max_gap_s`` and the row has no gyroscope."""
+    t, n = times.t, times.n
+    t_q = t[q_rows]
+    dtq = t_q - times.prev(q_rows)
+    dt_next = dtq[1:]
+    ok = (dt_next > 0.0) & (dt_next <= max_gap_s)
+    if isinstance(q_rows, slice):
+        start, stop, _ = q_rows.indices(n)
+        angle = _quat_rotation_angle_deg(quat[start : stop - 1], quat[start + 1 : stop])
+        if has_g.any():
+            ok &= ~has_g[start + 1 : stop]
+        if ok.all():
+            np.divide(angle, dt_next, out=angle)
+            rotation_in[start + 1 : stop] = angle
+            return
+        rows = _indices(q_rows, n)
+    else:
+        rows = q_rows
+        angle = _quat_rotation_angle_deg(quat[rows[:-1]], quat[rows[1:]])
+        ok &= ~has_g[rows[1:]]
+    rotation_in[rows[1:][ok]] = angle[ok] / dt_next[ok]
+
+
 def estimate_tilt_batch(data: SampleArrays, settings: OrientationSettings | None = None) -> TiltSeries:
     """Run the orientation stage over a whole recording; the same result as :class:`TiltEstimator`.
 
     Vectorised with numpy except the AHRS, which is a recursion and loops over imufusion (the same calls
-    the streaming path makes).
+    the streaming path makes). Rows that drive no source, sources no row uses and holds over rows that all
+    drive are skipped rather than computed (an 8-hour day of quaternions is mostly one source throughout);
+    ``tests/motion/test_tilt_batch_exact.py`` checks the result bit for bit against the straightforward form.
 
     Args:
         data: the samples as arrays (see :class:`SampleArrays`), N rows in arrival order.
@@ -1025,62 +1179,84 @@ def estimate_tilt_batch(data: SampleArrays, settings: OrientationSettings | None
     st = settings if settings is not None else OrientationSettings()
     t = data.t_s
     n = t.shape[0]
+    times = _Times(t)
     accel, gyro, grav = data.accel_g, data.gyro_dps, data.gravity_g
     has_a = _usable_rows(accel)
     if st.accel_calibration is not None:
         accel = st.accel_calibration.apply_rows(accel)
-    has_g = np.all(np.isfinite(gyro), axis=1)  # a still gyroscope legitimately reads zero
-    has_q = _usable_rows(data.quat_wxyz)
+    has_g = _finite_rows(gyro)  # a still gyroscope legitimately reads zero
     has_grav = _usable_rows(grav)
-    quat = np.where(has_q[:, None], data.quat_wxyz, np.nan)
-    quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
-    caps = np.stack((has_a, has_a & has_g, has_grav, has_q), axis=1)
+    # Unit quaternions on usable rows, NaN elsewhere: one norm serves the check and the normalisation.
+    q_in = np.asarray(data.quat_wxyz, dtype=np.float64)
+    q_norm = _row_norm(q_in)
+    has_q = _usable_rows(q_in, q_norm)
+    quat = q_in / (q_norm if has_q.all() else np.where(has_q, q_norm, np.nan))[:, None]
+    del q_norm
+    caps = {_ACCEL: has_a, _AHRS: has_a & has_g, _GRAVITY: has_grav, _QUATERNION: has_q}
+    ranks = (_QUATERNION, _GRAVITY, _AHRS, _ACCEL)
 
     # Active source per row: the best one seen within source_timeout_s.
     active = np.full(n, _NO_SOURCE, dtype=np.intp)
-    for rank in (_QUATERNION, _GRAVITY, _AHRS, _ACCEL):
-        last = _last_index(caps[:, rank])
-        recent = (last >= 0) & (t - t[np.maximum(last, 0)] <= st.source_timeout_s)
+    for rank in ranks:
+        cap = caps[rank]
+        if not cap.any():
+            continue  # never seen: recent nowhere
+        if cap.all():  # seen on every row: the latest sighting is the row itself, t - t is 0 (NaN if not finite)
+            recent = np.isfinite(t) & (st.source_timeout_s >= 0.0)
+        else:
+            last = _last_index(cap)
+            recent = (last >= 0) & (t - t[np.maximum(last, 0)] <= st.source_timeout_s)
         active = np.where((active == _NO_SOURCE) & recent, rank, active)
-    drive = (active != _NO_SOURCE) & caps[np.arange(n), np.maximum(active, 0)]
+        if not (active == _NO_SOURCE).any():
+            break  # every row has a source: lower ranks change nothing
+    drive = np.zeros(n, dtype=bool)
+    for rank in ranks:
+        drive |= (active == rank) & caps[rank]
 
     up = np.full((n, 3), np.nan)
     rejected = np.zeros(n, dtype=bool)
     recovering = np.zeros(n, dtype=bool)
     initialising = np.zeros(n, dtype=bool)
     restarted = np.zeros(n, dtype=bool)
-    offsets = np.full((n, 3), np.nan)
+    offsets: FloatArray | None = None  # AHRS gyroscope offsets, NaN off the AHRS rows
 
-    for rank in (_QUATERNION, _GRAVITY, _AHRS, _ACCEL):
-        rows = np.flatnonzero(drive & (active == rank))
-        if rows.size == 0:
+    for rank in ranks:
+        rows = _index(drive & (active == rank))
+        if _size(rows, n) == 0:
             continue
         switch = _switch_restarts(active, rows, rank)
         t_sub = t[rows]
-        prev = _previous_max(t_sub)
+        prev = times.prev(rows)
         restart = switch | ((t_sub - prev) > st.max_gap_s)
         if rank == _QUATERNION:
-            up[rows] = quat_to_up(quat[rows])
+            if isinstance(rows, slice):
+                _quat_up_rows(quat[rows], up[rows])
+            else:
+                up_q = np.empty((rows.size, 3))
+                _quat_up_rows(quat[rows], up_q)
+                up[rows] = up_q
             restarted[rows] = restart
         elif rank == _GRAVITY:
             g = grav[rows]
-            up[rows] = g / np.linalg.norm(g, axis=1, keepdims=True)
+            up[rows] = g / _row_norm(g)[:, None]
             restarted[rows] = restart
         elif rank == _ACCEL:
-            t_max = np.maximum(prev, t_sub)
-            lp = _lowpass(t_max, accel[rows], restart, st.accel_time_constant_s)
-            norm = np.linalg.norm(lp, axis=1, keepdims=True)
+            t_max = times.t_max(rows, prev)
             a = accel[rows]
+            lp = _lowpass(t_max, a, restart, st.accel_time_constant_s)
+            norm = np.linalg.norm(lp, axis=1, keepdims=True)
             fallback = a / np.linalg.norm(a, axis=1, keepdims=True)
             up[rows] = np.where(norm > _MIN_NORM, lp / np.where(norm > _MIN_NORM, norm, 1.0), fallback)
             seg_t0 = t_max[_last_index(restart)]
             initialising[rows] = (t_max - seg_t0) < st.accel_time_constant_s
             restarted[rows] = restart
         else:
+            offsets = np.full((n, 3), np.nan)
             core = _AhrsCore(st.ahrs, st.max_gap_s)
-            g_rows = gyro[rows]
-            a_rows = accel[rows]
-            for k, (row, force) in enumerate(zip(rows.tolist(), switch.tolist(), strict=True)):
+            row_list = _indices(rows, n).tolist()
+            g_rows = np.array(gyro[rows])  # copies: the AHRS gets rows of its own, never the caller's arrays
+            a_rows = np.array(accel[rows])
+            for k, (row, force) in enumerate(zip(row_list, switch.tolist(), strict=True)):
                 out = core.step(float(t[row]), g_rows[k], a_rows[k], force)
                 up[row] = out.up
                 rejected[row] = out.accel_rejected
@@ -1090,52 +1266,63 @@ def estimate_tilt_batch(data: SampleArrays, settings: OrientationSettings | None
                 offsets[row] = core.offset
 
     # Hold tilt and flags on rows that do not drive the active source.
-    last_drive = _last_index(drive)
-    held = last_drive >= 0
-    src = np.maximum(last_drive, 0)
-    up = np.where(held[:, None], up[src], np.nan)
-    source = np.where(held, active[src], _NO_SOURCE)
-    rejected = held & rejected[src]
-    recovering = held & recovering[src]
-    initialising = held & initialising[src]
-    restarted = drive & restarted
+    if drive.all():  # every row drives: each holds its own
+        held = drive
+        source = active
+    else:
+        last_drive = _last_index(drive)
+        held = last_drive >= 0
+        src = np.maximum(last_drive, 0)
+        up = np.where(held[:, None], up[src], np.nan)
+        source = np.where(held, active[src], _NO_SOURCE)
+        rejected = held & rejected[src]
+        recovering = held & recovering[src]
+        initialising = held & initialising[src]
+        restarted = drive & restarted
 
     # Rotation: |gyro - current bias| where a gyro is present, else quaternion rate.
-    last_off = _last_index(np.isfinite(offsets[:, 0]))
-    offset_now = np.where(last_off[:, None] >= 0, offsets[np.maximum(last_off, 0)], 0.0)
     rotation_in = np.full(n, np.nan)
-    rotation_in[has_g] = np.linalg.norm(gyro[has_g] - offset_now[has_g], axis=1)
-    q_rows = np.flatnonzero(has_q)
-    if q_rows.size > 1:
-        dtq = t[q_rows] - _previous_max(t[q_rows])
-        angle = _quat_rotation_angle_deg(quat[q_rows[:-1]], quat[q_rows[1:]])
-        ok = (dtq[1:] > 0.0) & (dtq[1:] <= st.max_gap_s) & ~has_g[q_rows[1:]]
-        rotation_in[q_rows[1:][ok]] = angle[ok] / dtq[1:][ok]
-    rot_rows = np.flatnonzero(np.isfinite(rotation_in))
-    rotation = _smooth_rows(t, rot_rows, rotation_in[rot_rows], st.motion_time_constant_s, st.max_gap_s, n)
+    if has_g.any():
+        if offsets is None:
+            offset_now: FloatArray | float = 0.0
+        else:
+            last_off = _last_index(np.isfinite(offsets[:, 0]))
+            offset_now = np.where(last_off[:, None] >= 0, offsets[np.maximum(last_off, 0)], 0.0)[has_g]
+        rotation_in[has_g] = _row_norm(gyro[has_g] - offset_now)
+    q_rows = _index(has_q)
+    if _size(q_rows, n) > 1:
+        _quat_rotation_rate(quat, q_rows, times, has_g, st.max_gap_s, rotation_in)
+    del quat
+    rot_rows = _index(np.isfinite(rotation_in))
+    rotation = _smooth_rows(times, rot_rows, rotation_in[rot_rows], st.motion_time_constant_s, st.max_gap_s)
+    del rotation_in
 
-    motion_rows = np.flatnonzero(has_a & held)
+    motion_rows = _index(has_a & held)
     t_motion = t[motion_rows]
-    prev_motion = _previous_max(t_motion)
-    accel_lp = _lowpass(
-        np.maximum(prev_motion, t_motion),
-        accel[motion_rows],
+    prev_motion = times.prev(motion_rows)
+    accel_m = accel[motion_rows]
+    diff = _lowpass(
+        times.t_max(motion_rows, prev_motion),
+        accel_m,
         (t_motion - prev_motion) > st.max_gap_s,
         st.accel_time_constant_s,
     )
-    motion_in = np.linalg.norm(accel[motion_rows] - accel_lp, axis=1)
-    motion = _smooth_rows(t, motion_rows, motion_in, st.motion_time_constant_s, st.max_gap_s, n)
-    motion = np.where(held, motion, np.nan)
-    rotation_out = np.where(held, rotation, np.nan)
-    energy = np.maximum(
-        np.nan_to_num(motion / st.motion_ref_g, nan=0.0), np.nan_to_num(rotation_out / st.motion_ref_dps, nan=0.0)
-    )
+    np.subtract(accel_m, diff, out=diff)  # accel - low-passed accel
+    motion_in = _row_norm(diff)
+    del diff
+    motion = _smooth_rows(times, motion_rows, motion_in, st.motion_time_constant_s, st.max_gap_s)
+    all_held = bool(held.all())
+    if not all_held:
+        motion = np.where(held, motion, np.nan)
+    rotation_out = rotation if all_held else np.where(held, rotation, np.nan)
+    energy = np.nan_to_num(motion / st.motion_ref_g, nan=0.0, copy=False)
+    np.maximum(energy, np.nan_to_num(rotation_out / st.motion_ref_dps, nan=0.0, copy=False), out=energy)
     return TiltSeries(
         t_s=t.copy(),
         valid=held,
         up_tag=up,
         source=source.astype(np.intp),
-        motion_energy=np.where(held, energy, np.nan),
+        motion_energy=energy if all_held else np.where(held, energy, np.nan),
         motion_g=motion,
         rotation_dps=rotation_out,
         accel_rejected=rejected,

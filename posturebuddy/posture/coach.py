@@ -48,7 +48,7 @@ Local time
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from posturebuddy.model import Activity, PostureClass, Prompt, PromptKind, PromptOutcome
@@ -73,6 +73,8 @@ SECONDS_PER_DAY = 86_400.0
 _ON_FEET = frozenset({Activity.SIT_TO_STAND, Activity.STANDING, Activity.WALKING})
 _UP_AND_ABOUT = frozenset({Activity.STANDING, Activity.WALKING})
 _SEATED = frozenset({Activity.STILL, Activity.FIDGET})
+_NO_DATA = Activity.NO_DATA
+_AWAY = PostureClass.AWAY
 _POSTURE_PROMPTS: dict[PostureClass, PromptKind] = {
     PostureClass.FORWARD_HEAD: PromptKind.CHIN_TUCK,
     PostureClass.SLOUCH: PromptKind.SIT_TALL,
@@ -160,11 +162,16 @@ class Coach:
         self, policy: CoachPolicy | None = None, *, utc_offset_s: float | Callable[[float], float] = 0.0
     ) -> None:
         self.policy = policy if policy is not None else CoachPolicy()
+        self._fixed_offset: float | None = None  # the offset, seconds, when it is a constant
         if callable(utc_offset_s):
             self._utc_offset: Callable[[float], float] = utc_offset_s
         else:
             offset = float(utc_offset_s)
             self._utc_offset = lambda _t: offset
+            self._fixed_offset = offset if math.isfinite(offset) else 0.0
+        self._max_step_s = self.policy.max_step_s
+        self._working_hours = self.policy.working_hours
+        self._day_start_s = 60.0 * self.policy.day_start_min
         self._t: float | None = None
         self._quiet = self.policy.quiet
         self._next_id = 1
@@ -284,33 +291,83 @@ class Coach:
         Returns the events of this update, in order: expiries, break bookkeeping, auto-completions, then at
         most one new prompt.
         """
+        events: list[Event] = []
+        self.step(t_s, activity, frame.instant, frame.judged, frame.events, lambda: frame.episode, events)
+        return events
+
+    def step(
+        self,
+        t_s: float,
+        activity: Activity,
+        instant: PostureClass,
+        judged: bool,
+        detector_events: Sequence[Event],
+        episode: Callable[[], Episode | None],
+        events: list[Event],
+    ) -> None:
+        """:meth:`update` with the parts of the detector's frame it reads passed one by one: for batch analysis,
+        which does not build frames (:meth:`update` is this with the frame's fields).
+
+        Args:
+            t_s: sample time, seconds.
+            activity: the activity stage's verdict.
+            instant, judged, detector_events: the frame's ``instant``, ``judged`` and ``events``.
+            episode: gives the frame's ``episode`` (called only when a posture prompt may be raised), e.g.
+                :meth:`~posturebuddy.posture.detector.PostureDetector.open_episode`.
+            events: this update's events are appended here, in the order :meth:`update` returns them.
+        """
         last = self._t
         t = t_s if math.isfinite(t_s) else (0.0 if last is None else last)
         if last is not None and t < last:
             t = last
         self._t = t
         dt = 0.0 if last is None else t - last
-        gap = last is not None and dt > self.policy.max_step_s
-        events: list[Event] = []
+        gap = last is not None and dt > self._max_step_s
         self._local_time(t)
-        self._expire(t, events)
-        self._track_breaks(t, last, dt, gap, frame, activity, events)
-        self._auto_complete_posture(t, frame, events)
+        if self._open is not None:
+            self._expire(t, events)
+        self._track_breaks(t, last, dt, gap, instant, activity, events)
+        if detector_events:
+            self._auto_complete_posture(t, detector_events, events)
         self._maybe_break_prompt(t, events)
-        self._maybe_posture_prompt(t, frame, events)
-        return events
+        if judged:
+            self._maybe_posture_prompt(t, instant, episode, events)
+
+    def settled_sitting(self) -> tuple[float, float] | None:
+        """If the wearer is settled in the chair as far as the coach knows (seen seated, not up or away, no prompt
+        open): ``(sitting_s, limit_s)``, the unbroken sitting time and the sitting time at which a break falls due
+        (infinite with breaks disabled), seconds; else ``None``.
+
+        While settled, a judged sample of still sitting (activity ``still``, no episode open) at most
+        ``max_step_s`` after the previous update that keeps the sitting time below ``limit_s`` only moves the
+        clocks and produces no event: :meth:`skip_sitting` jumps over a run of them (batch analysis)."""
+        if self._open is not None or self._away is not None or self._t is None or not self._seen_seated:
+            return None
+        limit = self._break_at_s if self.policy.breaks_enabled else math.inf
+        return self._sitting_s, limit
+
+    def skip_sitting(self, t_s: float, sitting_s: float) -> None:
+        """Stand for a run of :meth:`step` calls on samples of still sitting (see :meth:`settled_sitting`), the
+        last at sample time ``t_s`` (finite, not earlier than the previous update) with the sitting time then,
+        ``sitting_s`` (the previous sitting time plus each step, added in order), seconds."""
+        self._t = t_s
+        self._sitting_s = sitting_s
+        self._absent_since = None
+        self._local_time(t_s)
 
     def _local_time(self, t: float) -> None:
-        try:
-            offset = float(self._utc_offset(t))
-        except (OverflowError, ValueError, OSError):
-            offset = 0.0
-        if not math.isfinite(offset):
-            offset = 0.0
+        offset = self._fixed_offset
+        if offset is None:
+            try:
+                offset = float(self._utc_offset(t))
+            except (OverflowError, ValueError, OSError):
+                offset = 0.0
+            if not math.isfinite(offset):
+                offset = 0.0
         local = t + offset
         minute = (local % SECONDS_PER_DAY) / 60.0
-        self._in_hours = in_working_hours(minute, self.policy.working_hours)
-        day = math.floor((local - 60.0 * self.policy.day_start_min) / SECONDS_PER_DAY)
+        self._in_hours = in_working_hours(minute, self._working_hours)
+        day = math.floor((local - self._day_start_s) / SECONDS_PER_DAY)
         if day != self._day:
             self._day = day
             self._counts = _Counts()
@@ -350,36 +407,42 @@ class Coach:
         elif t - prompt.t_s >= p.posture_prompt_expiry_s:
             self._close(t, PromptOutcome.EXPIRED, events)
 
-    def _auto_complete_posture(self, t: float, frame: DetectorFrame, events: list[Event]) -> None:
+    def _auto_complete_posture(self, t: float, detector_events: Sequence[Event], events: list[Event]) -> None:
         prompt = self._open
         if prompt is None or prompt.kind != PromptKind.SIT_TALL:
             return
         # Any episode ending in a good posture will do: the prompted episode may have escalated (forward head
         # to slouch) before the wearer sat up.
-        for event in frame.events:
+        for event in detector_events:
             if isinstance(event, EpisodeEnded) and event.corrected:
                 self._close(t, PromptOutcome.AUTO_COMPLETED, events)
                 return
 
-    def _maybe_posture_prompt(self, t: float, frame: DetectorFrame, events: list[Event]) -> None:
+    def _maybe_posture_prompt(
+        self, t: float, instant: PostureClass, episode: Callable[[], Episode | None], events: list[Event]
+    ) -> None:
+        """A judged sample: raise a posture prompt if one is due (``episode`` gives the open episode)."""
         p = self.policy
-        ep = frame.episode
-        if ep is None or not frame.judged or not self._may_prompt():
+        if self._open is not None or self._quiet or not self._in_hours:  # not self._may_prompt()
+            return
+        # Guards that need no episode first (they only return early, so their order does not matter).
+        if self._last_posture_prompt is not None and t - self._last_posture_prompt < p.min_prompt_interval_s:
+            return
+        if self._posture_snoozed_until is not None and t < self._posture_snoozed_until:
+            return
+        ep = episode()
+        if ep is None:
             return
         kind = _POSTURE_PROMPTS.get(ep.kind)
         if kind is None or (ep.kind == PostureClass.SIDE_LEAN and not p.side_lean_prompts):
             return
         # A trunk that drifts forward passes the forward-head threshold first, so its forward-head episode is
         # confirmed while the wearer is already slouching: ask for what they are doing now.
-        said = PostureClass.SLOUCH if frame.instant == PostureClass.SLOUCH else ep.kind
+        said = PostureClass.SLOUCH if instant == PostureClass.SLOUCH else ep.kind
         if said == PostureClass.SLOUCH:
             kind = PromptKind.SIT_TALL
         key = (ep.kind, ep.start_s)
         if key == self._prompted_key:
-            return
-        if self._last_posture_prompt is not None and t - self._last_posture_prompt < p.min_prompt_interval_s:
-            return
-        if self._posture_snoozed_until is not None and t < self._posture_snoozed_until:
             return
         prompt = Prompt(
             prompt_id=self._next_id,
@@ -402,13 +465,13 @@ class Coach:
         last: float | None,
         dt: float,
         gap: bool,
-        frame: DetectorFrame,
+        instant: PostureClass,
         activity: Activity,
         events: list[Event],
     ) -> None:
         p = self.policy
         on_feet = activity in _ON_FEET
-        absent = not on_feet and (activity == Activity.NO_DATA or frame.instant == PostureClass.AWAY)
+        absent = not on_feet and (activity == _NO_DATA or instant == _AWAY)
         seated = activity in _SEATED and not absent
 
         if seated:

@@ -52,6 +52,11 @@ from posturebuddy.posture.events import EpisodeEnded, EpisodeStarted, PostureCha
 from posturebuddy.posture.settings import DetectorSettings
 
 _GOOD = frozenset({PostureClass.UPRIGHT, PostureClass.LEANING_BACK})
+_UNJUDGED = frozenset({PostureClass.MOVING, PostureClass.AWAY})
+_AWAY = PostureClass.AWAY
+_MOVING = PostureClass.MOVING
+_NO_DATA = Activity.NO_DATA
+_STANDING = Activity.STANDING
 _MOVING_ACTIVITIES = frozenset({Activity.FIDGET, Activity.SIT_TO_STAND, Activity.WALKING})
 
 _MORE_SEVERE: dict[PostureClass, tuple[PostureClass, ...]] = {
@@ -194,6 +199,11 @@ class PostureDetector:
         self._slouch_run = self._runs[PostureClass.SLOUCH]
         self._forward_run = self._runs[PostureClass.FORWARD_HEAD]
         self._side_run = self._runs[PostureClass.SIDE_LEAN]
+        self._run_list = tuple(self._runs.values())
+        self._off_body = s.off_body_deg
+        self._judge_standing = s.judge_standing
+        self._moving_energy = s.moving_energy
+        self._last_angles = (math.nan, math.nan)  # flexion and lateral of the latest update, degrees
         self._state = PostureClass.AWAY
         self._episode: _OpenEpisode | None = None
         self._last_episode: Episode | None = None
@@ -231,31 +241,45 @@ class PostureDetector:
         Returns:
             The new frame, including the events this update produced.
         """
-        last = self._t
-        t = self._advance_clock(t_s)
-        if last is not None and t > last:
-            dt = t - last
-            for run in self._runs.values():
-                if run.above:  # the dwell clock runs while the last judged sample was beyond the threshold
-                    run.held += dt
         events: list[Event] = []
-        unjudged = self._unjudged_class(angles, activity, motion_energy)
+        if angles is None:
+            f = lat = total = math.nan
+        else:
+            f, lat, total = angles.flexion_deg, angles.lateral_deg, angles.total_deg
+        instant = self.step(t_s, f, lat, total, activity, motion_energy, events)
         flexion: float | None = None
         lateral: float | None = None
-        if angles is not None and math.isfinite(angles.flexion_deg) and math.isfinite(angles.lateral_deg):
-            flexion, lateral = angles.flexion_deg, angles.lateral_deg
-        if unjudged is None:
-            assert flexion is not None
-            assert lateral is not None
-            instant = self._judge(t, flexion, lateral, events)
-        else:
-            instant = unjudged
-            self._hold(t, unjudged, events)
-        frame = self._make_frame(t, instant, unjudged is None, flexion, lateral, events)
+        if math.isfinite(f) and math.isfinite(lat):
+            flexion, lateral = f, lat
+        frame = self._make_frame(self._t_now, instant, instant not in _UNJUDGED, flexion, lateral, events)
         self._frame = frame
         return frame
 
-    def _advance_clock(self, t_s: float) -> float:
+    def step(
+        self,
+        t_s: float,
+        flexion_deg: float,
+        lateral_deg: float,
+        total_deg: float,
+        activity: Activity,
+        motion_energy: float,
+        events: list[Event],
+    ) -> PostureClass:
+        """:meth:`update` without building a :class:`DetectorFrame`: for batch analysis, which needs only the
+        instantaneous class, the state and the events (:meth:`update` is this plus the frame).
+
+        Args:
+            t_s: sample time, seconds (as in :meth:`update`).
+            flexion_deg, lateral_deg, total_deg: the calibrated angles, degrees; NaN flexion or lateral for no
+                usable angles (a tick): the same as ``angles=None`` in :meth:`update`.
+            activity: the activity stage's verdict for this sample.
+            motion_energy: dimensionless movement score; NaN counts as 0.
+            events: the events of this update are appended here, in order.
+
+        Returns:
+            This sample's class (``moving`` or ``away`` when posture was not judged). :attr:`state` and
+            :meth:`open_episode` give the rest.
+        """
         last = self._t
         if last is None:
             t = t_s if math.isfinite(t_s) else 0.0
@@ -264,24 +288,75 @@ class PostureDetector:
         else:
             t = t_s
         self._t = t
+        if last is not None and t > last:
+            dt = t - last
+            for run in self._run_list:
+                if run.above:  # the dwell clock runs while the last judged sample was beyond the threshold
+                    run.held += dt
+        self._last_angles = (flexion_deg, lateral_deg)
+        unjudged = self._unjudged_class(flexion_deg, lateral_deg, total_deg, activity, motion_energy)
+        if unjudged is None:
+            return self._judge(t, flexion_deg, lateral_deg, events)
+        self._hold(t, unjudged, events)
+        return unjudged
+
+    def settled_upright(self) -> bool:
+        """Whether the detector is settled upright: the latest sample was judged upright, the state is upright, no
+        episode is open and no problem posture's run is on, so the sagittal level is neutral with no side lean.
+
+        From there a judged sample whose angles classify as upright without any hysteresis (flexion below both
+        ``forward_head_deg`` and ``slouch_deg`` and above ``-lean_back_deg``, sideways tilt below
+        ``side_lean_deg``) changes nothing but the clock, the last good time and the latest angles, and
+        produces no event: :meth:`skip_upright` jumps over a run of them (batch analysis)."""
+        return (
+            self._instant is PostureClass.UPRIGHT
+            and self._state is PostureClass.UPRIGHT
+            and self._episode is None
+            and self._level == _NEUTRAL
+            and not self._side
+            and self._gap_start is None
+            and self._nodata_start is None
+            and not self._expired
+            and self._t is not None
+            and not any(run.active or run.above for run in self._run_list)
+        )
+
+    def skip_upright(self, t_s: float, flexion_deg: float, lateral_deg: float) -> None:
+        """Stand for a run of :meth:`step` calls on judged upright samples (see :meth:`settled_upright`, which must
+        hold), the last at sample time ``t_s`` (finite, not earlier than the previous update) with these angles,
+        degrees. Leaves the detector exactly as those calls would."""
+        self._t = t_s
+        self._last_good = t_s
+        self._last_angles = (flexion_deg, lateral_deg)
+
+    @property
+    def _t_now(self) -> float:
+        t = self._t
+        assert t is not None
         return t
 
+    def open_episode(self) -> Episode | None:
+        """A snapshot of the open episode as of the latest update (what its frame's ``episode`` holds), or
+        ``None``."""
+        ep = self._episode
+        if ep is None:
+            return None
+        f, lat = self._last_angles
+        return ep.snapshot(None, f if math.isfinite(f) and math.isfinite(lat) else None)
+
     def _unjudged_class(
-        self, angles: PostureAngles | None, activity: Activity, motion_energy: float
+        self, f: float, lat: float, total: float, activity: Activity, motion_energy: float
     ) -> PostureClass | None:
-        """``away``/``moving`` if this sample's posture cannot be judged, else ``None``."""
-        if angles is None or activity == Activity.NO_DATA:
-            return PostureClass.AWAY
-        f, lat, total = angles.flexion_deg, angles.lateral_deg, angles.total_deg
-        if not (math.isfinite(f) and math.isfinite(lat)):
-            return PostureClass.AWAY
-        limit = self.settings.off_body_deg
+        """``away``/``moving`` if this sample's posture cannot be judged, else ``None`` (NaN angles: none)."""
+        if activity == _NO_DATA or not (math.isfinite(f) and math.isfinite(lat)):
+            return _AWAY
+        limit = self._off_body
         if abs(f) >= limit or abs(lat) >= limit or total >= limit:  # NaN total compares false
-            return PostureClass.AWAY
-        if activity in _MOVING_ACTIVITIES or (activity == Activity.STANDING and not self.settings.judge_standing):
-            return PostureClass.MOVING
-        if motion_energy >= self.settings.moving_energy:  # NaN compares false: counts as still
-            return PostureClass.MOVING
+            return _AWAY
+        if activity in _MOVING_ACTIVITIES or (activity == _STANDING and not self._judge_standing):
+            return _MOVING
+        if motion_energy >= self._moving_energy:  # NaN compares false: counts as still
+            return _MOVING
         return None
 
     # ------------------------------------------------------------------------------------- judged samples

@@ -32,6 +32,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +40,6 @@ import numpy.typing as npt
 from posturebuddy.devices import TagFamily, get_family
 from posturebuddy.model import (
     Activity,
-    PostureAngles,
     PostureClass,
     Prompt,
     PromptOutcome,
@@ -85,6 +85,7 @@ from posturebuddy.session.recording import RecordingDamageWarning, open_recordin
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+_G = TypeVar("_G", bound=np.generic)
 
 
 ACTIVITIES: tuple[Activity, ...] = tuple(Activity)
@@ -348,7 +349,8 @@ class DecodedInput:
     """Packets decoded into sample arrays.
 
     Attributes:
-        arrays: the samples (in arrival order, all of them).
+        arrays: the samples (in arrival order, all of them); a field no packet carried is an all-NaN read-only
+            view.
         family: the tag family (learnt from a ``StreamStarted`` marker or given).
         stats: the decoder's counters.
     """
@@ -403,18 +405,27 @@ def decode_items(
         run.clear()
 
     char = decoder.batch_characteristic() if vectorised else None
+    # Characteristic strings seen, and whether each is ``char`` (one ``lower()`` per distinct string).
+    is_char: dict[str, bool] = {}
+    append = run.append
     for k, item in enumerate(items):
-        if char is not None and type(item) is RawPacket and item.char_uuid.lower() == char:
-            run.append(item)
-            if len(run) >= BATCH_RUN:
-                flush_run()
-        else:
-            flush_run()
-            feed_one(item)
-            if vectorised and isinstance(item, StreamStarted):
-                char = decoder.batch_characteristic()
         if progress is not None and total and k % step == 0:
             progress("decode", k / total)
+        if char is not None and isinstance(item, RawPacket):
+            uuid = item.char_uuid
+            batchable = is_char.get(uuid)
+            if batchable is None:
+                batchable = is_char[uuid] = uuid.lower() == char
+            if batchable:
+                append(item)
+                if len(run) >= BATCH_RUN:
+                    flush_run()
+                continue
+        flush_run()
+        feed_one(item)
+        if vectorised and isinstance(item, StreamStarted):
+            char = decoder.batch_characteristic()
+            is_char.clear()
     flush_run()
     flush_samples()
     if progress is not None:
@@ -446,10 +457,11 @@ def _concat_batches(chunks: Sequence[SampleBatch]) -> SampleArrays:
         return SampleArrays.create(np.zeros(0))
     t = np.concatenate([c.t_s for c in chunks])
 
-    def column(name: str, width: int) -> FloatArray | None:
+    def column(name: str, width: int) -> FloatArray:
         values = [getattr(c, name) for c in chunks]
         if all(v is None for v in values):
-            return None
+            # A field the tag never sent: an all-NaN read-only view (no memory), not an (N, width) array.
+            return np.broadcast_to(np.float64(np.nan), (t.shape[0], width))
         return np.concatenate(
             [np.full((c.t_s.shape[0], width), np.nan) if v is None else v for c, v in zip(chunks, values, strict=True)]
         )
@@ -471,6 +483,8 @@ def accepted_rows(t_s: FloatArray) -> BoolArray:
     t = np.asarray(t_s, dtype=np.float64)
     if t.size == 0:
         return np.zeros(0, dtype=bool)
+    if t.size > 1 and bool(np.all(t[1:] >= t[:-1])):
+        return np.ones(t.size, dtype=bool)  # non-decreasing (so no NaN): every sample is accepted
     prev = np.empty_like(t)
     prev[0] = -np.inf
     prev[1:] = np.fmax.accumulate(t)[:-1]
@@ -694,38 +708,31 @@ def analyze_samples(
     # Accepted samples, plus ticks through the pauses.
     t_all = np.asarray(arrays.t_s, dtype=np.float64)
     keep = accepted_rows(t_all)
-    dropped = int(np.count_nonzero(~keep))
-    t_samples = t_all[keep]
+    dropped = int(keep.shape[0] - np.count_nonzero(keep))
+    if dropped:
+        kept = np.flatnonzero(keep)
+        t_samples = t_all[kept]
+        sample_data = SampleArrays(
+            t_samples, arrays.accel_g[kept], arrays.gyro_dps[kept], arrays.quat_wxyz[kept], arrays.gravity_g[kept]
+        )
+    else:  # nothing dropped (the usual case): no copies
+        t_samples = t_all
+        sample_data = SampleArrays(t_all, arrays.accel_g, arrays.gyro_dps, arrays.quat_wxyz, arrays.gravity_g)
     ticks = replay_ticks(t_samples)
-    n_s, n_k = t_samples.shape[0], ticks.shape[0]
-    n = n_s + n_k
-    # Merge: a tick lies strictly between two samples, so a stable sort by time keeps samples first on ties.
-    t_rows = np.concatenate((t_samples, ticks))
-    order = np.argsort(t_rows, kind="stable")
-    t_rows = t_rows[order]
-    is_sample = order < n_s
-    src = np.where(is_sample, order, 0)
-
-    def rows(values: FloatArray) -> FloatArray:
-        out = np.full((n, values.shape[1]), np.nan)
-        out[is_sample] = values[keep][src[is_sample]]
-        return out
-
-    merged = SampleArrays(
-        t_rows, rows(arrays.accel_g), rows(arrays.gyro_dps), rows(arrays.quat_wxyz), rows(arrays.gravity_g)
-    )
+    n_s = t_samples.shape[0]
+    t_rows, is_sample, sample_pos = merge_rows(t_samples, ticks)
+    n = t_rows.shape[0]
     # Orientation over the samples only (ticks carry nothing); expanded onto all rows below.
-    sample_data = SampleArrays(
-        t_samples, arrays.accel_g[keep], arrays.gyro_dps[keep], arrays.quat_wxyz[keep], arrays.gravity_g[keep]
-    )
     tilt_s = estimate_tilt_batch(sample_data, st.orientation)
-    tilt = _expand_tilt(tilt_s, is_sample, src, t_rows)
+    spread = None if sample_pos is None else _Spread.of(sample_pos, n)
+    tilt = _expand_tilt(tilt_s, spread, t_rows)
+    accel_rows = _expand_rows(np.asarray(sample_data.accel_g, dtype=np.float64), spread, np.nan)
     if progress is not None:
         progress("orientation", 1.0)
     stage["orientation"] = time.perf_counter() - clock
     clock = time.perf_counter()
 
-    activity = _activity_codes(merged, tilt, is_sample, st, progress)
+    activity = _activity_codes(t_rows, accel_rows, tilt, is_sample, st, progress)
     stage["activity"] = time.perf_counter() - clock
     clock = time.perf_counter()
 
@@ -789,9 +796,10 @@ def analyze_samples(
         sl = slice(first, last)
         ang = posture_angles_batch(tilt.up_tag[sl], ref)
         ok = usable[sl]
-        flexion[sl] = np.where(ok, ang.flexion_deg, np.nan)
-        lateral[sl] = np.where(ok, ang.lateral_deg, np.nan)
-        total[sl] = np.where(ok, ang.total_deg, np.nan)
+        # NaN where not usable: the arrays start all NaN and the segments do not overlap.
+        np.copyto(flexion[sl], ang.flexion_deg, where=ok)
+        np.copyto(lateral[sl], ang.lateral_deg, where=ok)
+        np.copyto(total[sl], ang.total_deg, where=ok)
     has_angles = np.zeros(n, dtype=bool)
     if segments:
         has_angles[segments[0][0] :] = usable[segments[0][0] :]
@@ -849,33 +857,97 @@ def analyze_samples(
     )
 
 
-def _expand_tilt(tilt: TiltSeries, is_sample: BoolArray, src: npt.NDArray[np.intp], t_rows: FloatArray) -> TiltSeries:
-    """The samples' tilt series on all rows (tick rows: no tilt, as the engine passes none on a tick)."""
-    n = t_rows.shape[0]
+def merge_rows(t_samples: FloatArray, ticks: FloatArray) -> tuple[FloatArray, BoolArray, npt.NDArray[np.intp] | None]:
+    """Merge non-decreasing sample times and non-decreasing tick times into one time line, samples first on ties
+    (the order of a stable sort of ``concatenate((t_samples, ticks))``).
 
-    def put(values: npt.NDArray[np.generic], fill: object) -> npt.NDArray[np.generic]:
-        shape = (n, *values.shape[1:])
-        out = np.full(shape, fill, dtype=values.dtype)
-        out[is_sample] = values[src[is_sample]]
-        return out
+    Returns:
+        ``(t_rows, is_sample, sample_pos)``: the merged times, shape (N + K,); which rows are samples; the row of
+        each sample, shape (N,), or ``None`` when there are no ticks (row ``i`` is sample ``i``).
+    """
+    n_s, n_k = t_samples.shape[0], ticks.shape[0]
+    if n_k == 0:
+        return t_samples, np.ones(n_s, dtype=bool), None
+    # Tick k lands after the k ticks before it and the samples at or before it; the samples fill the other rows,
+    # in order.
+    tick_pos = np.arange(n_k) + np.searchsorted(t_samples, ticks, side="right")
+    is_sample = np.ones(n_s + n_k, dtype=bool)
+    is_sample[tick_pos] = False
+    sample_pos = np.flatnonzero(is_sample)
+    t_rows = np.empty(n_s + n_k)
+    t_rows[tick_pos] = ticks
+    t_rows[sample_pos] = t_samples
+    return t_rows, is_sample, sample_pos
 
+
+@dataclass(frozen=True, slots=True)
+class _Spread:
+    """Where the samples lie among the rows of a merged time line (:func:`merge_rows`), as runs of consecutive
+    rows: per-sample arrays are spread onto the rows with a few slice copies instead of a scatter.
+
+    Attributes:
+        n: rows.
+        copies: ``(first row, first sample, end sample)`` of each run of samples.
+        fills: ``(first row, end row)`` of each run of ticks.
+    """
+
+    n: int
+    copies: tuple[tuple[int, int, int], ...]
+    fills: tuple[tuple[int, int], ...]
+
+    @staticmethod
+    def of(sample_pos: npt.NDArray[np.intp], n: int) -> _Spread:
+        """From the row of each sample (sorted), out of ``n`` rows."""
+        n_s = sample_pos.shape[0]
+        breaks = (np.flatnonzero(np.diff(sample_pos) > 1) + 1).tolist()
+        starts = [0, *breaks]
+        ends = [*breaks, n_s]
+        copies = tuple((int(sample_pos[a]), a, b) for a, b in zip(starts, ends, strict=True) if b > a)
+        fills: list[tuple[int, int]] = []
+        row = 0
+        for first, a, b in copies:
+            if first > row:
+                fills.append((row, first))
+            row = first + (b - a)
+        if row < n:
+            fills.append((row, n))
+        return _Spread(n, copies, tuple(fills))
+
+
+def _expand_rows(values: npt.NDArray[_G], spread: _Spread | None, fill: float | bool) -> npt.NDArray[_G]:
+    """Per-sample ``values`` onto all rows (``fill`` on tick rows); ``values`` itself without ticks."""
+    if spread is None:
+        return values
+    out: npt.NDArray[_G] = np.empty((spread.n, *values.shape[1:]), dtype=values.dtype)
+    for first, a, b in spread.copies:
+        out[first : first + (b - a)] = values[a:b]
+    for a, b in spread.fills:
+        out[a:b] = fill
+    return out
+
+
+def _expand_tilt(tilt: TiltSeries, spread: _Spread | None, t_rows: FloatArray) -> TiltSeries:
+    """The samples' tilt series on all rows (tick rows: no tilt, as the engine passes none on a tick).
+
+    ``spread``: where the samples lie among the rows (``None``: no ticks, the rows are the samples)."""
     return TiltSeries(
         t_s=t_rows,
-        valid=put(tilt.valid, False).astype(bool),
-        up_tag=put(tilt.up_tag, np.nan).astype(np.float64),
-        source=put(tilt.source, -1).astype(np.intp),
-        motion_energy=put(tilt.motion_energy, np.nan).astype(np.float64),
-        motion_g=put(tilt.motion_g, np.nan).astype(np.float64),
-        rotation_dps=put(tilt.rotation_dps, np.nan).astype(np.float64),
-        accel_rejected=put(tilt.accel_rejected, False).astype(bool),
-        recovering=put(tilt.recovering, False).astype(bool),
-        initialising=put(tilt.initialising, False).astype(bool),
-        restarted=put(tilt.restarted, False).astype(bool),
+        valid=_expand_rows(tilt.valid, spread, False),
+        up_tag=_expand_rows(tilt.up_tag, spread, np.nan),
+        source=_expand_rows(tilt.source, spread, -1),
+        motion_energy=_expand_rows(tilt.motion_energy, spread, np.nan),
+        motion_g=_expand_rows(tilt.motion_g, spread, np.nan),
+        rotation_dps=_expand_rows(tilt.rotation_dps, spread, np.nan),
+        accel_rejected=_expand_rows(tilt.accel_rejected, spread, False),
+        recovering=_expand_rows(tilt.recovering, spread, False),
+        initialising=_expand_rows(tilt.initialising, spread, False),
+        restarted=_expand_rows(tilt.restarted, spread, False),
     )
 
 
 def _activity_codes(
-    data: SampleArrays,
+    t_rows: FloatArray,
+    acc: FloatArray,
     tilt: TiltSeries,
     is_sample: BoolArray,
     st: EngineSettings,
@@ -888,15 +960,14 @@ def _activity_codes(
     and not zero: the same IEEE operations elementwise as the scalar check). With numba installed (and
     ``compiled``), :func:`~posturebuddy.motion.activity.activity_codes_compiled` runs the state machine over the
     arrays in one call; otherwise :meth:`ActivityClassifier.run_codes` in chunks. Both give the same codes."""
-    n = data.t_s.shape[0]
-    acc = data.accel_g
+    n = t_rows.shape[0]
     sq = acc[:, 0] * acc[:, 0] + acc[:, 1] * acc[:, 1] + acc[:, 2] * acc[:, 2]
     with np.errstate(invalid="ignore"):
         has_acc = np.all(np.isfinite(acc), axis=1) & (sq >= 1e-12) & is_sample
     has_up = tilt.valid & is_sample
-    oriented_mask = oriented_rows(tilt) & has_up
+    oriented_mask = _oriented_rows(tilt) & has_up
     if compiled:
-        fast = activity_codes_compiled(data.t_s, acc, has_acc, tilt.up_tag, has_up, oriented_mask, st.activity)
+        fast = activity_codes_compiled(t_rows, acc, has_acc, tilt.up_tag, has_up, oriented_mask, st.activity)
         if fast is not None:
             if progress is not None:
                 progress("activity", 1.0)
@@ -909,7 +980,7 @@ def _activity_codes(
     for i in np.flatnonzero(~has_up).tolist():
         up_list[i] = None
     oriented = oriented_mask.tolist()
-    times = data.t_s.tolist()
+    times = t_rows.tolist()
     codes = np.empty(n, dtype=np.int8)
     chunk = 65536
     for c0 in range(0, n, chunk):
@@ -918,6 +989,35 @@ def _activity_codes(
         if progress is not None:
             progress("activity", c1 / max(n, 1))
     return codes
+
+
+def _oriented_rows(tilt: TiltSeries) -> BoolArray:
+    """:func:`~posturebuddy.motion.activity.oriented_rows` of ``tilt``, without sorting every row's source: it
+    decides per source rank from that rank's first valid row, so it is asked about a series of just those rows
+    and its verdict is spread over the rows of each rank it accepts."""
+    valid = tilt.valid
+    ranks = tilt.source[valid]
+    if ranks.size == 0:
+        return np.zeros(len(tilt), dtype=bool)
+    low = int(ranks.min())
+    present = (np.flatnonzero(np.bincount(ranks - low)) + low).tolist()
+    first = np.array([int(np.argmax(valid & (tilt.source == r))) for r in present], dtype=np.intp)
+    few = TiltSeries(
+        t_s=tilt.t_s[first],
+        valid=valid[first],
+        up_tag=tilt.up_tag[first],
+        source=tilt.source[first],
+        motion_energy=tilt.motion_energy[first],
+        motion_g=tilt.motion_g[first],
+        rotation_dps=tilt.rotation_dps[first],
+        accel_rejected=tilt.accel_rejected[first],
+        recovering=tilt.recovering[first],
+        initialising=tilt.initialising[first],
+        restarted=tilt.restarted[first],
+    )
+    accepted = few.source[oriented_rows(few)]
+    out: BoolArray = valid & np.isin(tilt.source, accepted)
+    return out
 
 
 def _judged_rows(t_rows: FloatArray, period_s: float) -> BoolArray:
@@ -942,44 +1042,125 @@ def _judge(
     energy: FloatArray,
     st: EngineSettings,
     progress: Progress | None,
+    skip_quiet: bool = True,
 ) -> tuple[list[Event], npt.NDArray[np.int8], npt.NDArray[np.int8], Episode | None]:
+    """The detector and the coach over the judged rows, as the engine runs them: events, instantaneous and
+    sustained class codes per judged row, and the episode still open at the end.
+
+    With ``skip_quiet`` (default), runs of quiet rows (still sitting upright, see :func:`_quiet_rows`) met while
+    both are settled (:meth:`PostureDetector.settled_upright`, :meth:`Coach.settled_sitting`) are jumped over
+    (:meth:`PostureDetector.skip_upright`, :meth:`Coach.skip_sitting`) instead of stepped through one by one: the
+    same state, the same (no) events; ``tests/session/test_judge_fast.py`` compares both ways."""
     detector = PostureDetector(st.detector)
     coach = Coach(st.coach, utc_offset_s=st.utc_offset_s)
     idx = np.flatnonzero(judged)
     m = idx.shape[0]
-    instant = np.empty(m, dtype=np.int8)
-    state = np.empty(m, dtype=np.int8)
     events: list[Event] = []
-    ts = t_rows[idx].tolist()
-    ok = has_angles[idx].tolist()
-    fl = flexion[idx].tolist()
-    la = lateral[idx].tolist()
-    to = total[idx].tolist()
-    acts = [ACTIVITIES[c] for c in activity[idx].tolist()]
-    en = energy[idx].tolist()
+    ok = has_angles[idx]
+    # No usable angles: NaN flexion and lateral, which the detector takes as ``angles=None``.
+    t_j = t_rows[idx]
+    f_j = np.where(ok, flexion[idx], np.nan)
+    la_j = np.where(ok, lateral[idx], np.nan)
+    to_j = np.where(ok, total[idx], np.nan)
+    act_j = activity[idx]
+    en_j = energy[idx]
+    ts = t_j.tolist()
+    fl = f_j.tolist()
+    la = la_j.tolist()
+    to = to_j.tolist()
+    acts = [ACTIVITIES[c] for c in act_j.tolist()]
+    en = en_j.tolist()
+    if skip_quiet and m > 1:
+        quiet = _quiet_rows(t_j, f_j, la_j, to_j, act_j, en_j, st)
+        not_quiet = np.append(np.flatnonzero(~quiet), m)
+        run_end = not_quiet[np.searchsorted(not_quiet, np.arange(m))].tolist()  # end of each row's quiet run
+        quiet_l = quiet.tolist()
+        steps = np.empty(m)
+        steps[0] = 0.0
+        np.subtract(t_j[1:], t_j[:-1], out=steps[1:])  # the coach's time step at each row, seconds
+    else:
+        quiet_l = [False] * m
+        run_end = []
+        steps = np.zeros(m)
     code_of = {p: i for i, p in enumerate(POSTURE_CLASSES)}
-    d_update = detector.update
-    c_update = coach.update
+    instants: list[PostureClass] = [PostureClass.AWAY] * m
+    states: list[PostureClass] = [PostureClass.AWAY] * m
+    d_step = detector.step
+    c_step = coach.step
+    open_episode = detector.open_episode
+    settled_upright = detector.settled_upright
+    settled_sitting = coach.settled_sitting
+    moving, away, upright = PostureClass.MOVING, PostureClass.AWAY, PostureClass.UPRIGHT
+    state = detector.state
     chunk = 65536
-    frame = None
-    for c0 in range(0, m, chunk):
-        c1 = min(m, c0 + chunk)
-        for j in range(c0, c1):
-            t = ts[j]
-            angles = PostureAngles(t, fl[j], la[j], to[j]) if ok[j] else None
-            act = acts[j]
-            frame = d_update(t, angles, act, en[j])
-            if frame.events:
-                events.extend(frame.events)
-            out = c_update(t, frame, act)
-            if out:
-                events.extend(out)
-            instant[j] = code_of[frame.instant]
-            state[j] = code_of[frame.state]
-        if progress is not None:
-            progress("judge", c1 / max(m, 1))
-    open_episode = frame.episode if frame is not None else None
-    return events, instant, state, open_episode
+    next_report = chunk
+    j = 0
+    while j < m:
+        if quiet_l[j] and j > 0 and settled_upright():
+            sitting = settled_sitting()
+            if sitting is not None and sitting[0] < sitting[1]:
+                e = run_end[j]
+                # Sitting time after each row of the run, added in order as the coach adds it.
+                clock = np.add.accumulate(np.concatenate(([sitting[0]], steps[j:e])))[1:]
+                n_skip = int(np.argmax(clock >= sitting[1])) if clock[-1] >= sitting[1] else e - j
+                if n_skip > 0:
+                    last = j + n_skip - 1
+                    detector.skip_upright(ts[last], fl[last], la[last])
+                    coach.skip_sitting(ts[last], float(clock[n_skip - 1]))
+                    instants[j : last + 1] = [upright] * n_skip
+                    states[j : last + 1] = [upright] * n_skip  # settled upright: the state is upright
+                    j = last + 1
+                    continue
+        t = ts[j]
+        act = acts[j]
+        k = len(events)
+        # The detector's and then the coach's events go straight into ``events``, in the engine's order.
+        instant = d_step(t, fl[j], la[j], to[j], act, en[j], events)
+        if len(events) > k:
+            c_step(t, act, instant, instant is not moving and instant is not away, events[k:], open_episode, events)
+            state = detector.state  # the state changes only with a detector event (PostureChanged)
+        else:
+            c_step(t, act, instant, instant is not moving and instant is not away, (), open_episode, events)
+        instants[j] = instant
+        states[j] = state
+        j += 1
+        if progress is not None and j >= next_report:
+            progress("judge", j / m)
+            next_report += chunk
+    if progress is not None:
+        progress("judge", 1.0)
+    instant_codes = np.fromiter((code_of[p] for p in instants), dtype=np.int8, count=m)
+    state_codes = np.fromiter((code_of[p] for p in states), dtype=np.int8, count=m)
+    return events, instant_codes, state_codes, open_episode() if m else None
+
+
+def _quiet_rows(
+    t: FloatArray,
+    flexion: FloatArray,
+    lateral: FloatArray,
+    total: FloatArray,
+    activity: npt.NDArray[np.int8],
+    energy: FloatArray,
+    st: EngineSettings,
+) -> BoolArray:
+    """Judged rows (shape (M,)) that change nothing but the clocks of a settled detector and coach (see
+    :meth:`PostureDetector.settled_upright` and :meth:`Coach.settled_sitting`): activity ``still``; finite angles,
+    degrees, inside ``off_body_deg``, that classify upright from the neutral level with no hysteresis; motion
+    energy below ``moving_energy`` (or NaN, which counts as 0); finite time at most ``max_step_s`` after the
+    previous row. The comparisons are the detector's and the coach's own, on the same float values."""
+    d = st.detector
+    limit = d.off_body_deg
+    quiet: BoolArray = activity == ACTIVITIES.index(Activity.STILL)
+    with np.errstate(invalid="ignore"):
+        quiet &= np.isfinite(flexion) & np.isfinite(lateral)
+        quiet &= (np.abs(flexion) < limit) & (np.abs(lateral) < limit) & ~(total >= limit)
+        quiet &= ~(energy >= d.moving_energy)
+        quiet &= ~(flexion >= d.slouch_deg) & ~(flexion >= d.forward_head_deg) & ~(flexion <= -d.lean_back_deg)
+        quiet &= ~(np.abs(lateral) >= d.side_lean_deg)
+        quiet &= np.isfinite(t)
+        quiet[1:] &= (t[1:] >= t[:-1]) & ~(t[1:] - t[:-1] > st.coach.max_step_s)
+    quiet[:1] = False
+    return quiet
 
 
 def _time_in(

@@ -10,6 +10,7 @@ exceptions: one bad packet never stops the stream.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ DecodedItem = Sample | TagStatus | BatteryRead | PacketRejected | GapDetected | 
 
 
 FloatArray = npt.NDArray[np.float64]
+
+_CHAR_UUID = operator.attrgetter("char_uuid")
+_DATA = operator.attrgetter("data")
+_T_HOST = operator.attrgetter("t_host_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +145,17 @@ class PacketDecoder:
         n = len(packets)
         if char is None or n == 0 or self._decoder is None:
             return None
-        if any(p.char_uuid.lower() != char or len(p.data) != MOTION_FRAME_SIZE for p in packets):
+        # Checked over C-level iterations (a few distinct characteristic strings; the frames' lengths).
+        if any(uuid.lower() != char for uuid in set(map(_CHAR_UUID, packets))):
             return None
-        decoded = pbtag.decode_motion_batch(b"".join(p.data for p in packets), n)
+        frames = list(map(_DATA, packets))
+        if min(map(len, frames)) != MOTION_FRAME_SIZE:
+            return None
+        joined = b"".join(frames)
+        if len(joined) != n * MOTION_FRAME_SIZE:  # with no frame shorter, no frame is longer either
+            return None
+        del frames
+        decoded = pbtag.decode_motion_batch(joined, n)
         if decoded is None:
             return None
         seq, device_time_s, quat, accel = decoded
@@ -165,7 +178,7 @@ class PacketDecoder:
         clock.last_raw = float(device_time_s[-1])
         self.stats.packets += n
         self.stats.samples += n
-        host = np.fromiter((p.t_host_s for p in packets), dtype=np.float64, count=n)
+        host = np.fromiter(map(_T_HOST, packets), dtype=np.float64, count=n)
         aligner = self._aligners.get(char)
         if aligner is None:
             aligner = self._aligners[char] = DeviceTimeAligner()

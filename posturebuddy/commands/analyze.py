@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import math
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,9 +33,8 @@ from posturebuddy.session.analyze import (
     write_timeline_csv,
 )
 from posturebuddy.session.csv_input import CsvInputError, CsvOptions, looks_like_csv, parse_columns, read_imu_csv
-from posturebuddy.session.engine import EngineSettings, engine_settings
-from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, open_recording
-from posturebuddy.session.replay import recording_engine_settings
+from posturebuddy.session.engine import engine_settings
+from posturebuddy.session.recording import RecordingError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -122,21 +120,6 @@ def stage_progress(
         yield update
 
 
-def settings_for_recording(path: Path, settings: EngineSettings) -> tuple[EngineSettings, str | None]:
-    """``settings`` with the accelerometer correction the recording at ``path`` was made with, if any (see
-    :func:`~posturebuddy.session.replay.recording_engine_settings`), and a note if it cannot be used. Reads only
-    the metadata; damage warnings are left to the analysis, which reports them.
-
-    Raises:
-        RecordingError: not a recording.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RecordingDamageWarning)
-        with open_recording(path) as reader:
-            metadata = reader.metadata
-    return recording_engine_settings(settings, metadata)
-
-
 def run_analyze(args: argparse.Namespace, settings: Settings) -> int:
     """Run the command; returns the exit code."""
     path: Path = args.file
@@ -160,11 +143,8 @@ def run_analyze(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with stage_progress(show_progress) as progress:
             if _is_sqlite(path):
-                recorded_st, note = settings_for_recording(path, st)
-                if note is not None:
-                    err.print(f"{PROG}: warning: {note}", markup=False)
                 result = analyze_recording(
-                    path, settings=recorded_st, calibrate=span, timeline=args.timeline is not None, progress=progress
+                    path, settings=st, calibrate=span, timeline=args.timeline is not None, progress=progress
                 )
             elif looks_like_csv(path):
                 data = read_imu_csv(path, options)

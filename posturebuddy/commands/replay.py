@@ -44,12 +44,12 @@ from posturebuddy.devices import TagFamily, get_family
 from posturebuddy.model import RawPacket, StreamStarted
 from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import UprightReference
-from posturebuddy.session.analyze import stream_events
+from posturebuddy.session.analyze import recording_engine_settings, stream_events
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import EngineSettings, EngineSnapshot, PostureEngine, engine_settings
 from posturebuddy.session.jsonl import to_json_line
 from posturebuddy.session.recording import RecordingDamageWarning, RecordingError, RecordingReader, open_recording
-from posturebuddy.session.replay import ReplaySession, recorded_references, recording_engine_settings
+from posturebuddy.session.replay import ReplaySession, recorded_references
 
 if TYPE_CHECKING:
     from posturebuddy.ui.app import PostureBuddyApp

@@ -73,6 +73,7 @@ from posturebuddy.posture.events import (
     PromptAnswered,
     PromptRaised,
 )
+from posturebuddy.session.calibration_store import RECORDING_KEY, accel_calibration_from_json
 from posturebuddy.session.decoding import DecodeStats, PacketDecoder, SampleBatch
 from posturebuddy.session.engine import (
     DEFAULT_FORWARD_HINT,
@@ -80,8 +81,9 @@ from posturebuddy.session.engine import (
     EngineSettings,
     PostureEngine,
     pause_ticks,
+    with_accel_calibration,
 )
-from posturebuddy.session.recording import RecordingDamageWarning, open_recording
+from posturebuddy.session.recording import RecordingDamageWarning, RecordingMetadata, open_recording
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -613,6 +615,27 @@ def _capture_reference(
 # ----------------------------------------------------------------------------------------------- analysis
 
 
+def recording_engine_settings(
+    settings: EngineSettings, metadata: RecordingMetadata
+) -> tuple[EngineSettings, str | None]:
+    """``settings`` with the accelerometer correction the recording was made with (its metadata's
+    ``extra["accel_calibration"]``, written by a live session whose tag had a six-face calibration), so replay and
+    analyze judge the same corrected angles the live session did. A recording without one (older files, tags
+    never calibrated) gets ``settings`` unchanged.
+
+    Returns:
+        The settings, and a note for the user when the recorded correction cannot be read (it is then not used).
+    """
+    value = metadata.extra.get(RECORDING_KEY) if isinstance(metadata.extra, dict) else None
+    if value is None:
+        return settings, None
+    try:
+        calibration = accel_calibration_from_json(value)
+    except ValueError as exc:
+        return settings, f"the recording's accelerometer calibration is not usable ({exc}); raw readings are used"
+    return with_accel_calibration(settings, calibration), None
+
+
 def analyze_recording(
     path: str | Path,
     *,
@@ -626,7 +649,8 @@ def analyze_recording(
 
     Args:
         path: the ``.pbrec`` file.
-        settings: engine settings (defaults: the config defaults).
+        settings: engine settings (defaults: the config defaults); the accelerometer correction the recording
+            carries (a tag's six-face calibration) is applied on top (:func:`recording_engine_settings`).
         calibrate: ``(start, end)`` seconds from the first sample: take the upright reference from this span.
         use_recorded_calibration: use the recording's own calibration(s) when no span is given.
         timeline: also return the per-row :class:`Timeline`.
@@ -644,6 +668,9 @@ def analyze_recording(
     with reader, warnings.catch_warnings(record=True) as caught_more:
         warnings.simplefilter("always", RecordingDamageWarning)
         family_id = reader.metadata.tag_family
+        settings, accel_note = recording_engine_settings(settings or EngineSettings(), reader.metadata)
+        if accel_note is not None:
+            notes.append(accel_note)
         try:
             family: TagFamily | None = get_family(family_id)
         except KeyError:

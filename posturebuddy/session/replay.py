@@ -66,9 +66,8 @@ from posturebuddy.model import (
 )
 from posturebuddy.model.events import Event
 from posturebuddy.motion.calibration import CalibrationError, UprightReference
-from posturebuddy.session.analyze import reference_from_record
+from posturebuddy.session.analyze import recording_engine_settings, reference_from_record
 from posturebuddy.session.bus import EventBus
-from posturebuddy.session.calibration_store import RECORDING_KEY, accel_calibration_from_json
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import (
     REPLAY_TICK_PERIOD_S,
@@ -76,9 +75,8 @@ from posturebuddy.session.engine import (
     EngineSnapshot,
     PostureEngine,
     pause_ticks,
-    with_accel_calibration,
 )
-from posturebuddy.session.recording import DamageReport, RecordingDamageWarning, RecordingMetadata, RecordingReader
+from posturebuddy.session.recording import DamageReport, RecordingDamageWarning, RecordingReader
 
 log = logging.getLogger(__name__)
 
@@ -189,27 +187,6 @@ def damage_summary(reports: Sequence[DamageReport], first_s: float | None) -> st
         if report.table == "file":
             return f"Damaged recording: the file is cut off ({report.error}); the replay ends where it does."
     return None
-
-
-def recording_engine_settings(
-    settings: EngineSettings, metadata: RecordingMetadata
-) -> tuple[EngineSettings, str | None]:
-    """``settings`` with the accelerometer correction the recording was made with (its metadata's
-    ``extra["accel_calibration"]``, written by a live session whose tag had a six-face calibration), so replay and
-    analyze judge the same corrected angles the live session did. A recording without one (older files, tags
-    never calibrated) gets ``settings`` unchanged.
-
-    Returns:
-        The settings, and a note for the user when the recorded correction cannot be read (it is then not used).
-    """
-    value = metadata.extra.get(RECORDING_KEY) if isinstance(metadata.extra, dict) else None
-    if value is None:
-        return settings, None
-    try:
-        calibration = accel_calibration_from_json(value)
-    except ValueError as exc:
-        return settings, f"the recording's accelerometer calibration is not usable ({exc}); raw readings are used"
-    return with_accel_calibration(settings, calibration), None
 
 
 def recorded_references(reader: RecordingReader, family: TagFamily | None) -> list[tuple[float, UprightReference]]:

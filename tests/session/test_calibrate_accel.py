@@ -13,16 +13,16 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from posturebuddy.commands.analyze import settings_for_recording
 from posturebuddy.commands.calibrate import HOW_ACCEL, calibrate_accel_session
 from posturebuddy.commands.demo import DEMO_ADDRESS, open_demo_session
 from posturebuddy.devices import get_family
 from posturebuddy.motion.calibration import CalibrationMethod, ForwardMethod, UprightReference
 from posturebuddy.motion.orientation import AccelCalibration, AccelFit
+from posturebuddy.session.analyze import analyze_recording, analyze_samples, decode_items, recording_engine_settings
 from posturebuddy.session.calibration_store import FILE_NAME, RECORDING_KEY, CalibrationStore
 from posturebuddy.session.engine import EngineSettings
 from posturebuddy.session.recording import open_recording
-from posturebuddy.session.replay import ReplaySession, recording_engine_settings
+from posturebuddy.session.replay import ReplaySession
 
 UI_SCENARIOS = Path(__file__).parents[1] / "ui" / "scenarios"
 SPEED = 10.0
@@ -221,9 +221,15 @@ async def test_a_session_applies_the_stored_correction_and_its_recording_carries
         assert metadata.extra[RECORDING_KEY] == {"bias_g": list(CAL.bias_g), "scale": list(CAL.scale)}
         replay = ReplaySession(reader, get_family("microbit"), EngineSettings(), speed=None)
         assert replay.settings.orientation.accel_calibration == CAL
-    analysed, note = settings_for_recording(path, EngineSettings())
-    assert note is None
-    assert analysed.orientation.accel_calibration == CAL
+    # analyze_recording (analyze, report, sessions, history) applies it: the corrected angles differ from raw ones
+    corrected = analyze_recording(path, timeline=True)
+    with open_recording(path) as reader:
+        decoded = decode_items(reader.iter_stream(), get_family("microbit"))
+    raw = analyze_samples(decoded.arrays, family=decoded.family, settings=EngineSettings(), timeline=True)
+    assert corrected.timeline is not None
+    assert raw.timeline is not None
+    assert not any("not usable" in w for w in corrected.warnings)
+    assert not np.allclose(corrected.timeline.up_tag, raw.timeline.up_tag, equal_nan=True)
     # the analyze command runs on it
     from posturebuddy.cli import main
 

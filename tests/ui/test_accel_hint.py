@@ -19,7 +19,7 @@ Build = Callable[..., PostureBuddyApp]
 
 async def _hints(build: Build, session: FakeSession) -> list[str]:
     app = build()
-    app.ACCEL_HINT_DELAY_S = 0.05  # type: ignore[misc]  # (the instance's own delay, so the test is short)
+    app.ACCEL_HINT_DELAY_S = 0.05  # (the instance's own delay, so the test is short)
     async with app.run_test(size=(100, 30)) as pilot:
         await started(session, pilot)
         await pilot.pause(0.3)

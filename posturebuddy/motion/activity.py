@@ -871,14 +871,21 @@ def activity_codes_compiled(
 
 
 def oriented_rows(tilt: TiltSeries) -> BoolArray:
-    """Rows of ``tilt`` that are valid and whose source is in :data:`ORIENTED_SOURCES`, shape (N,)."""
-    out = np.zeros(len(tilt), dtype=bool)
+    """Rows of ``tilt`` that are valid and whose source is in :data:`ORIENTED_SOURCES`, shape (N,).
+
+    Each source rank present is judged once, from its first valid row; the ranks are found by counting rather than
+    sorting every row (an 8-hour day has over a million rows and one or two ranks)."""
     valid = tilt.valid
-    for rank in np.unique(tilt.source[valid]).tolist():
-        rows = valid & (tilt.source == rank)
-        est = tilt.estimate(int(np.argmax(rows)))
+    ranks = tilt.source[valid]
+    if ranks.size == 0:
+        return np.zeros(len(tilt), dtype=bool)
+    low = int(ranks.min())
+    accepted: list[int] = []
+    for rank in (np.flatnonzero(np.bincount(ranks - low)) + low).tolist():
+        est = tilt.estimate(int(np.argmax(valid & (tilt.source == rank))))
         if est is not None and est.source in ORIENTED_SOURCES:
-            out |= rows
+            accepted.append(rank)
+    out: BoolArray = valid & np.isin(tilt.source, accepted)
     return out
 
 

@@ -992,7 +992,7 @@ def _activity_codes(
     with np.errstate(invalid="ignore"):
         has_acc = np.all(np.isfinite(acc), axis=1) & (sq >= 1e-12) & is_sample
     has_up = tilt.valid & is_sample
-    oriented_mask = _oriented_rows(tilt) & has_up
+    oriented_mask = oriented_rows(tilt) & has_up
     if compiled:
         fast = activity_codes_compiled(t_rows, acc, has_acc, tilt.up_tag, has_up, oriented_mask, st.activity)
         if fast is not None:
@@ -1016,35 +1016,6 @@ def _activity_codes(
         if progress is not None:
             progress("activity", c1 / max(n, 1))
     return codes
-
-
-def _oriented_rows(tilt: TiltSeries) -> BoolArray:
-    """:func:`~posturebuddy.motion.activity.oriented_rows` of ``tilt``, without sorting every row's source: it
-    decides per source rank from that rank's first valid row, so it is asked about a series of just those rows
-    and its verdict is spread over the rows of each rank it accepts."""
-    valid = tilt.valid
-    ranks = tilt.source[valid]
-    if ranks.size == 0:
-        return np.zeros(len(tilt), dtype=bool)
-    low = int(ranks.min())
-    present = (np.flatnonzero(np.bincount(ranks - low)) + low).tolist()
-    first = np.array([int(np.argmax(valid & (tilt.source == r))) for r in present], dtype=np.intp)
-    few = TiltSeries(
-        t_s=tilt.t_s[first],
-        valid=valid[first],
-        up_tag=tilt.up_tag[first],
-        source=tilt.source[first],
-        motion_energy=tilt.motion_energy[first],
-        motion_g=tilt.motion_g[first],
-        rotation_dps=tilt.rotation_dps[first],
-        accel_rejected=tilt.accel_rejected[first],
-        recovering=tilt.recovering[first],
-        initialising=tilt.initialising[first],
-        restarted=tilt.restarted[first],
-    )
-    accepted = few.source[oriented_rows(few)]
-    out: BoolArray = valid & np.isin(tilt.source, accepted)
-    return out
 
 
 def _judged_rows(t_rows: FloatArray, period_s: float) -> BoolArray:

@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from posturebuddy.motion.calibration import CalibrationMethod, ForwardMethod, UprightReference
 from posturebuddy.motion.orientation import AccelCalibration, AccelFit
@@ -140,6 +141,17 @@ def _accel_to_entry(stored: StoredAccelCalibration) -> dict[str, object]:
         "rms_after_g": stored.rms_after_g if math.isfinite(stored.rms_after_g) else None,
         "how": stored.how,
     }
+
+
+_Stored = TypeVar("_Stored", StoredCalibration, StoredAccelCalibration)
+
+
+def _of_family(stored: _Stored | None, family_id: str | None) -> _Stored | None:
+    """``stored`` unless it was saved for another tag family than ``family_id`` (``None``: any family; an entry
+    without a family matches any)."""
+    if stored is None or (family_id is not None and stored.family_id and stored.family_id != family_id):
+        return None
+    return stored
 
 
 def _vec(value: object, name: str) -> tuple[float, float, float]:
@@ -289,18 +301,12 @@ class CalibrationStore:
     def get(self, address: str, family_id: str | None = None) -> StoredCalibration | None:
         """The reference remembered for this tag (and family, if given), or ``None``."""
         entry = self._load().get(address.upper())
-        stored = entry.upright if entry is not None else None
-        if stored is None or (family_id is not None and stored.family_id and stored.family_id != family_id):
-            return None
-        return stored
+        return _of_family(entry.upright if entry is not None else None, family_id)
 
     def get_accel(self, address: str, family_id: str | None = None) -> StoredAccelCalibration | None:
         """The accelerometer correction remembered for this tag (and family, if given), or ``None``."""
         entry = self._load().get(address.upper())
-        stored = entry.accel if entry is not None else None
-        if stored is None or (family_id is not None and stored.family_id and stored.family_id != family_id):
-            return None
-        return stored
+        return _of_family(entry.accel if entry is not None else None, family_id)
 
     def all(self) -> list[StoredCalibration]:
         """Every remembered reference, by address."""

@@ -22,7 +22,7 @@ import pytest
 from posturebuddy.model import Activity, PostureAngles, PostureClass
 from posturebuddy.model.events import Event
 from posturebuddy.motion import SampleArrays, TiltSeries, estimate_tilt_batch, up_to_quat
-from posturebuddy.motion.activity import oriented_rows
+from posturebuddy.motion.activity import ORIENTED_SOURCES, oriented_rows
 from posturebuddy.posture import Coach, PostureDetector
 from posturebuddy.posture.episode import Episode
 from posturebuddy.posture.settings import CoachPolicy, DetectorSettings
@@ -32,7 +32,6 @@ from posturebuddy.session.analyze import (
     _expand_tilt,
     _judge,
     _judged_rows,
-    _oriented_rows,
     _Spread,
     accepted_rows,
     merge_rows,
@@ -275,11 +274,22 @@ def mixed_tilt(seed: int) -> TiltSeries:
     return estimate_tilt_batch(SampleArrays.create(t, accel_g=accel, gyro_dps=gyro, quat_wxyz=quat, gravity_g=grav))
 
 
+def plain_oriented_rows(tilt: TiltSeries) -> npt.NDArray[np.bool_]:
+    """The definition of ``oriented_rows``, row by row: a valid row whose source's first valid row is oriented."""
+    out = np.zeros(len(tilt), dtype=bool)
+    for rank in set(tilt.source[tilt.valid].tolist()):
+        rows = tilt.valid & (tilt.source == rank)
+        est = tilt.estimate(int(np.argmax(rows)))
+        if est is not None and est.source in ORIENTED_SOURCES:
+            out |= rows
+    return out
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_oriented_rows_without_sorting(seed: int) -> None:
     tilt = mixed_tilt(seed)
     assert len(set(tilt.source.tolist())) >= 4
-    assert np.array_equal(_oriented_rows(tilt), oriented_rows(tilt))
+    assert np.array_equal(oriented_rows(tilt), plain_oriented_rows(tilt))
     ticks = replay_ticks(tilt.t_s)
     t_rows, is_sample, pos = merge_rows(tilt.t_s, ticks)
     assert pos is not None
@@ -290,9 +300,9 @@ def test_oriented_rows_without_sorting(seed: int) -> None:
     assert not expanded.valid[~is_sample].any()
     assert np.isnan(expanded.up_tag[~is_sample]).all()
     assert (expanded.source[~is_sample] == -1).all()
-    assert np.array_equal(_oriented_rows(expanded), oriented_rows(expanded))
+    assert np.array_equal(oriented_rows(expanded), plain_oriented_rows(expanded))
     empty = _expand_tilt(estimate_tilt_batch(SampleArrays.create(np.zeros(0))), None, np.zeros(0))
-    assert np.array_equal(_oriented_rows(empty), oriented_rows(empty))
+    assert np.array_equal(oriented_rows(empty), plain_oriented_rows(empty))
 
 
 def test_accepted_rows_shortcut_for_ordered_times() -> None:

@@ -176,8 +176,10 @@ class _EmittingEngine(PostureEngine):
         self._emit_all(super().tick(t_s))
         return []
 
-    def set_reference(self, reference: UprightReference, how: str = "stored") -> list[Event]:
-        events = super().set_reference(reference, how)
+    def set_reference(
+        self, reference: UprightReference, how: str = "stored", *, learned: bool | None = None
+    ) -> list[Event]:
+        events = super().set_reference(reference, how, learned=learned)
         if how == "recording":  # a recorded calibration taking effect (the engine's own capture returns its event)
             self._emit_all(events)
         return events

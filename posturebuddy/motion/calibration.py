@@ -384,6 +384,19 @@ class StillCapture:
         """Length of the averaged period, seconds."""
         return self.t_end_s - self.t_start_s
 
+    def reference(self, forward_hint: VecLike, t_s: float) -> UprightReference:
+        """This capture as an upright reference made at ``t_s`` (forward: the family's mounting ``forward_hint``,
+        made usable and perpendicular to up)."""
+        return UprightReference.create(
+            self.up_tag,
+            usable_forward_hint(self.up_tag, forward_hint),
+            t_s=t_s,
+            method=CalibrationMethod.CAPTURE,
+            forward_method=ForwardMethod.MOUNTING,
+            spread_deg=self.spread_deg,
+            duration_s=self.duration_s,
+        )
+
 
 class _StillAverager:
     """Running mean of up vectors with spread and motion checks (shared by the two captures)."""
@@ -573,27 +586,38 @@ class RefineSettings:
     """How an automatic capture is refined by the still upright sitting that follows it (:class:`UprightRefiner`).
 
     Attributes:
-        still_s: still time near the captured upright averaged into the refined reference, seconds. A 5-s capture
-            samples the wearer's slow postural sway (~0.5 deg RMS, periods of tens of seconds) at one moment, so
-            its error is of that order (0.1-0.5 deg on the simulator); 60 s of still sitting spans several sway
-            periods and brings the error to ~0.1-0.2 deg. 0 disables the refinement.
+        still_s: still time near the captured upright averaged into the first refined reference, seconds. A 5-s
+            capture samples the wearer's slow postural sway (~0.5 deg RMS, periods of tens of seconds) at one
+            moment, so its error is of that order (0.1-0.5 deg on the simulator); 60 s of still sitting spans
+            several sway periods and brings the error to ~0.1-0.2 deg. 0 disables the refinement.
+        final_still_s: the averaging goes on to this much still time near the capture and then gives a second,
+            final refined reference, seconds (0, or not more than ``still_s``: no second stage). Sway is slow
+            enough that a minute's mean still wanders by ~0.1 deg (on the simulator's 8-hour day the mean of the
+            first minute of still upright sitting was 0.12 deg off the day's, the first 10 minutes' 0.01 deg),
+            and where the wearer hovers at a threshold every 0.1 deg moves the dwell clock by seconds.
         window_deg: only still samples within this angle of the captured upright count, degrees. Sway and
             breathing stay within ~1.5 deg; a slouch, a recline or a reach held still leaves it, and a slow slouch
             passes through it in a few seconds (a bias of at most ~0.2 deg).
-        within_s: the refinement gives up if the still time is not gathered within this long of the capture
+        within_s: the refinement gives up if ``still_s`` is not gathered within this long of the capture
             (the wearer never came back to that posture), seconds.
+        final_within_s: the second stage gives up (the first refinement stays) if ``final_still_s`` is not
+            gathered within this long of the capture, seconds.
         max_motion_energy: a sample with more ``motion_energy`` does not count (as for the capture).
     """
 
     still_s: float = 60.0
+    final_still_s: float = 600.0
     window_deg: float = 2.0
     within_s: float = 900.0
+    final_within_s: float = 3600.0
     max_motion_energy: float = 1.5
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.still_s) and self.still_s >= 0.0):
-            raise ValueError(f"RefineSettings.still_s = {self.still_s!r} is not allowed: must be a number >= 0")
-        for name in ("window_deg", "within_s", "max_motion_energy"):
+        for name in ("still_s", "final_still_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"RefineSettings.{name} = {value!r} is not allowed: must be a number >= 0")
+        for name in ("window_deg", "within_s", "final_within_s", "max_motion_energy"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f"RefineSettings.{name} = {value!r} is not allowed: must be a number > 0")
@@ -607,9 +631,12 @@ class UprightRefiner:
     error delays the dwell clock by 0.3-1 s. The refiner keeps averaging the up vector over samples the caller
     says are still (the activity stage's ``still``), not initialising, below ``max_motion_energy`` and within
     ``window_deg`` of the captured up vector, each weighted by its sample period (capped at 0.5 s), the capture
-    itself weighted by its duration. Once ``still_s`` of such time is gathered, :meth:`update` returns the refined
-    reference once (same method and forward hint, ``duration_s`` = capture + refinement); after ``within_s``
-    without enough it gives up (:attr:`finished`).
+    itself weighted by its duration. :meth:`update` returns a refined reference (same method and forward hint,
+    ``duration_s`` = capture + still time so far) when ``still_s`` of such time is gathered and again, from the
+    same running mean, at ``final_still_s``. It stops (:attr:`finished`) after the last stage, or when a stage is
+    not reached in time (``within_s``, ``final_within_s`` from the capture; what was returned before stays).
+    The window stays centred on the capture, so no amount of averaging moves the reference further than
+    ``window_deg`` from what was captured.
 
     Only for automatic captures: a capture the wearer asked for (the wizard) is a deliberate posture and is kept.
     """
@@ -624,7 +651,12 @@ class UprightRefiner:
         self._still = 0.0
         self._t_prev = -math.inf
         self._cos_window = math.cos(math.radians(self._settings.window_deg))
-        self.finished = self._settings.still_s <= 0.0
+        st = self._settings
+        stages = [st.still_s] if st.still_s > 0.0 else []
+        if stages and st.final_still_s > st.still_s:
+            stages.append(st.final_still_s)
+        self._stages = [(s, st.within_s if k == 0 else st.final_within_s) for k, s in enumerate(stages)]
+        self.finished = not self._stages
 
     @property
     def still_s(self) -> float:
@@ -638,7 +670,8 @@ class UprightRefiner:
             return None
         st = self._settings
         ref = self._ref
-        if t_s - ref.t_s > st.within_s:
+        need_s, within_s = self._stages[0]
+        if t_s - ref.t_s > within_s:
             self.finished = True
             return None
         if estimate is None or not still or estimate.initialising or not estimate.motion_energy <= st.max_motion_energy:
@@ -658,9 +691,10 @@ class UprightRefiner:
         self._sum[2] += up[2] * dt
         self._weight += dt
         self._still += dt
-        if self._still < st.still_s:
+        if self._still < need_s:
             return None
-        self.finished = True
+        self._stages.pop(0)
+        self.finished = not self._stages
         return UprightReference.create(
             (self._sum[0], self._sum[1], self._sum[2]),
             ref.forward_tag,

@@ -53,6 +53,7 @@ from posturebuddy.motion.calibration import (
     CalibrationError,
     CalibrationMethod,
     ForwardMethod,
+    SlipDetector,
     UprightCapture,
     UprightReference,
     UprightRefiner,
@@ -210,6 +211,8 @@ class AnalysisResult:
         samples: samples analysed (after dropping out-of-order ones).
         dropped_samples: samples dropped because their time ran backwards.
         reference: the upright reference in use (the first, if the recording has several).
+        references: every reference used, as ``(t_s, reference)``: each applies from sample time ``t_s`` (the first
+            from the start) until the next.
         reference_source: a :class:`ReferenceSource` value.
         reference_note: why that reference (or why not another), one sentence.
         episodes: posture episodes, in start order (an episode still open at the end has ``end_s`` ``None``).
@@ -244,6 +247,7 @@ class AnalysisResult:
     warnings: tuple[str, ...] = ()
     timeline: Timeline | None = None
     stage_s: dict[str, float] = field(default_factory=dict)
+    references: tuple[tuple[float, UprightReference], ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -561,6 +565,10 @@ def _forward_hint(family: TagFamily | None) -> tuple[float, float, float]:
     return DEFAULT_FORWARD_HINT
 
 
+def _angle_between_deg(a: UprightReference, b: UprightReference) -> float:
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(np.dot(a.up_tag, b.up_tag))))))
+
+
 def _capture_reference(
     series: TiltSeries,
     is_sample: BoolArray,
@@ -569,45 +577,48 @@ def _capture_reference(
     still: BoolArray,
 ) -> list[tuple[int, UprightReference]]:
     """What the live engine's automatic capture would give: ``(row, reference)`` for the row the capture completes
-    on and, if the refinement completes, for the row of the refined reference (``still``: rows the activity stage
-    calls still). Runs the engine's own :class:`UprightCapture` and :class:`UprightRefiner` over the rows, in the
-    engine's order (the refiner is fed from the sample after the capture)."""
-    capture = UprightCapture(settings=settings.capture)
+    on and for the row of each refined reference the refinement gives (``still``: rows the activity stage calls
+    still); with ``settings.relearn_after_slip``, the same again after each slip the engine's
+    :class:`SlipDetector` would find. Runs the engine's own :class:`UprightCapture`, :class:`UprightRefiner` and
+    :class:`SlipDetector` over the sample rows in the engine's order: refiner, then capture, then slip detector
+    (on valid, settled estimates, against the reference in use); a refiner is fed from the sample after its
+    capture, a new capture from the sample after the slip."""
     t = series.t_s
     valid = series.valid
-    rows = np.flatnonzero(is_sample).tolist()
+    initialising = series.initialising
     out: list[tuple[int, UprightReference]] = []
+    capture: UprightCapture | None = UprightCapture(settings=settings.capture)
     refiner: UprightRefiner | None = None
+    slip: SlipDetector | None = None
+    track_slips = settings.relearn_after_slip  # every reference here is automatic, so a slip means re-learning
+    hint = _forward_hint(family)
     still_l = still.tolist()
-    for k, i in enumerate(rows):
+    for i in np.flatnonzero(is_sample).tolist():
         est = series.estimate(i) if valid[i] else None
-        capture.update(est, float(t[i]))
-        captured = capture.captured
-        if captured is not None:
-            ref = UprightReference.create(
-                captured.up_tag,
-                usable_forward_hint(captured.up_tag, _forward_hint(family)),
-                t_s=float(t[i]),
-                method=CalibrationMethod.CAPTURE,
-                forward_method=ForwardMethod.MOUNTING,
-                spread_deg=captured.spread_deg,
-                duration_s=captured.duration_s,
-            )
-            out.append((i, ref))
-            if settings.refine.still_s > 0.0:
-                refiner = UprightRefiner(ref, settings.refine)
-            rest = rows[k + 1 :]
-            break
-    else:
-        return out
-    if refiner is None:
-        return out
-    for i in rest:
-        est = series.estimate(i) if valid[i] else None
-        refined = refiner.update(est, still_l[i], float(t[i]))
-        if refined is not None:
-            out.append((i, refined))
-        if refiner.finished:
+        t_i = float(t[i])
+        if refiner is not None:
+            refined = refiner.update(est, still_l[i], t_i)
+            if refined is not None:
+                out.append((i, refined))
+                slip = SlipDetector(refined) if track_slips else None
+            if refiner.finished:
+                refiner = None
+        if capture is not None:
+            capture.update(est, t_i)
+            captured = capture.captured
+            if captured is not None:
+                capture = None
+                ref = captured.reference(hint, t_i)
+                out.append((i, ref))
+                slip = SlipDetector(ref) if track_slips else None
+                refiner = UprightRefiner(ref, settings.refine) if settings.refine.still_s > 0.0 else None
+        if slip is not None:
+            if est is not None and not initialising[i] and slip.update(est) is not None:
+                # The old reference stays in use until the new capture completes; the detector keeps its event,
+                # so it finds nothing more until then.
+                capture = UprightCapture(settings=settings.capture)
+                refiner = None
+        elif capture is None and refiner is None:
             break
     return out
 
@@ -804,13 +815,19 @@ def analyze_samples(
         if captured:
             segments = captured
             ref_source = ReferenceSource.CAPTURE
-            first, ref0 = captured[0]
-            note = f"captured {ref0.duration_s:.0f} s of still sitting at {t_rows[first] - t_rows[0]:.0f} s"
-            if len(captured) > 1:
-                row, refined = captured[1]
-                moved = math.degrees(math.acos(max(-1.0, min(1.0, float(np.dot(refined.up_tag, ref0.up_tag))))))
-                note += f", refined by {refined.duration_s - ref0.duration_s:.0f} s of still sitting near it at "
-                note += f"{t_rows[row] - t_rows[0]:.0f} s ({moved:.2f} deg)"
+            first, base = captured[0]
+            note = f"captured {base.duration_s:.0f} s of still sitting at {t_rows[first] - t_rows[0]:.0f} s"
+            previous = base
+            for row, ref in captured[1:]:
+                at_s = t_rows[row] - t_rows[0]
+                if ref.duration_s > base.duration_s:  # a refinement of the capture in use (capture + still time)
+                    note += f", refined by {ref.duration_s - base.duration_s:.0f} s of still sitting near it at "
+                    note += f"{at_s:.0f} s ({_angle_between_deg(ref, base):.2f} deg)"
+                else:  # a new capture: the tag had moved
+                    note += f"; the tag moved, so re-learned from {ref.duration_s:.0f} s of still sitting at "
+                    note += f"{at_s:.0f} s ({_angle_between_deg(ref, previous):.1f} deg from the one before)"
+                    base = ref
+                previous = ref
 
     if not segments:
         note = "no still seated posture found to use as upright"
@@ -881,6 +898,7 @@ def analyze_samples(
         warnings=tuple(notes_out),
         timeline=tl,
         stage_s=stage,
+        references=tuple((float(t_rows[first]), ref) for first, ref in segments),
     )
 
 

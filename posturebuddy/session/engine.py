@@ -33,10 +33,8 @@ from posturebuddy.model.events import Event
 from posturebuddy.motion import OrientationSettings, TiltEstimate, TiltEstimator
 from posturebuddy.motion.activity import ActivityClassifier, ActivityFrame, ActivitySettings
 from posturebuddy.motion.calibration import (
-    CalibrationMethod,
     CaptureSettings,
     CaptureStatus,
-    ForwardMethod,
     RefineSettings,
     SlipDetector,
     SlipEvent,
@@ -44,13 +42,17 @@ from posturebuddy.motion.calibration import (
     UprightReference,
     UprightRefiner,
     posture_angles,
-    usable_forward_hint,
 )
 from posturebuddy.motion.orientation import AccelCalibration
 from posturebuddy.posture import Coach, CoachPolicy, CoachState, DetectorFrame, DetectorSettings, PostureDetector
 from posturebuddy.posture.settings import parse_working_hours
 
+AUTO_HOW = "auto capture"
+"""``CalibrationChanged.how`` of the engine's own automatic capture (no stored calibration, or re-learning after a
+slip of an automatic reference)."""
 REFINED_HOW = "auto capture refined"
+AUTOMATIC_HOWS = frozenset({AUTO_HOW, REFINED_HOW})
+"""The ``how`` of references the engine learned by itself."""
 """``CalibrationChanged.how`` of an automatic capture refined by the still sitting after it (see
 :class:`~posturebuddy.motion.calibration.UprightRefiner`): the UI says nothing, the recording keeps it."""
 
@@ -71,6 +73,12 @@ class EngineSettings:
         detector: posture detection thresholds and dwell.
         coach: prompt and break policy.
         auto_calibrate: capture the upright reference automatically when none is stored.
+        relearn_after_slip: when the slip detector finds that the tag now sits differently and the reference in
+            use was learned automatically (not a calibration the wearer made or stored), learn it again the same
+            way: capture the next still sitting and refine it. An automatic reference was only ever a guess from
+            the first still sitting; putting the tag back on is a new start, and keeping the old guess would judge
+            the rest of the session several degrees off. A reference the wearer made is never replaced: the
+            dashboard suggests recalibrating instead.
         utc_offset_s: local time offset for working hours and "today", seconds.
         snapshot_period_s: sample time between two :class:`EngineSnapshot` events, seconds.
         judge_period_s: posture is judged (detector and coach) on the first item of each bin of this much sample
@@ -84,6 +92,7 @@ class EngineSettings:
     detector: DetectorSettings = field(default_factory=DetectorSettings)
     coach: CoachPolicy = field(default_factory=CoachPolicy)
     auto_calibrate: bool = True
+    relearn_after_slip: bool = True
     utc_offset_s: float = 0.0
     snapshot_period_s: float = 0.1
     judge_period_s: float = 0.1
@@ -172,9 +181,13 @@ class CalibrationProgressed(Event):
 
 @dataclass(frozen=True, slots=True)
 class TagSlipSuspected(Event):
-    """The tag's still-time orientation jumped and stayed: it may have shifted; recalibrating is suggested."""
+    """The tag's still-time orientation jumped and stayed: it may have shifted; recalibrating is suggested.
+
+    ``relearning``: the engine is learning the upright again by itself (its reference was automatic, see
+    :attr:`EngineSettings.relearn_after_slip`); a ``CalibrationChanged(how="auto capture")`` follows."""
 
     slip: SlipEvent
+    relearning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +233,9 @@ class PostureEngine:
         self._capture: UprightCapture | None = (
             UprightCapture(settings=st.capture) if reference is None and st.auto_calibrate else None
         )
-        self._capture_how = "auto capture"
+        self._capture_how = AUTO_HOW
         self._refiner: UprightRefiner | None = None
+        self._auto_reference = False
         self._last_tilt: TiltEstimate | None = None
         self._last_activity: ActivityFrame | None = None
         self._last_frame: DetectorFrame | None = None
@@ -238,13 +252,18 @@ class PostureEngine:
         self._capture_how = how
         self._refiner = None
 
-    def set_reference(self, reference: UprightReference, how: str = "stored") -> list[Event]:
+    def set_reference(
+        self, reference: UprightReference, how: str = "stored", *, learned: bool | None = None
+    ) -> list[Event]:
         """Use ``reference`` from now on; a pending automatic capture is no longer needed and stops (a capture the
-        wearer asked for goes on)."""
-        if self._capture is not None and self._capture_how == "auto capture":
+        wearer asked for goes on). ``learned``: the reference was learned automatically, so a slip may replace it
+        (:attr:`EngineSettings.relearn_after_slip`); by default, true for ``how`` "auto capture" and its
+        refinement (a remembered reference passes how it was first made)."""
+        if self._capture is not None and self._capture_how == AUTO_HOW:
             self._capture = None
         if how != REFINED_HOW:
             self._refiner = None
+        self._auto_reference = how in AUTOMATIC_HOWS if learned is None else learned
         self.reference = reference
         self._slip = SlipDetector(reference)
         return [CalibrationChanged(reference.t_s, reference=reference, how=how)]
@@ -339,7 +358,12 @@ class PostureEngine:
                     angles = posture_angles(tilt.up_tag, self.reference, t)
                 slip = self._slip.update(tilt) if self._slip is not None else None
                 if slip is not None:
-                    events.append(TagSlipSuspected(t, slip=slip))
+                    relearn = self._auto_reference and self.settings.relearn_after_slip and self._capture is None
+                    events.append(TagSlipSuspected(t, slip=slip, relearning=relearn))
+                    if relearn:  # the old reference stays in use until the new capture completes
+                        self._capture = UprightCapture(settings=self.settings.capture)
+                        self._capture_how = AUTO_HOW
+                        self._refiner = None  # refining the old capture would cancel the new one
         if due:
             events.extend(self._judge(t, angles, activity, motion))
         else:
@@ -351,23 +375,15 @@ class PostureEngine:
         assert capture is not None
         status = capture.update(tilt, t)
         events: list[Event] = []
-        if self._capture_how != "auto capture":
+        if self._capture_how != AUTO_HOW:
             events.append(CalibrationProgressed(t, status=status))
         captured = capture.captured
         if captured is not None:
             self._capture = None
             hint = self.family.forward_axis if self.family and self.family.forward_axis else DEFAULT_FORWARD_HINT
-            reference = UprightReference.create(
-                captured.up_tag,
-                usable_forward_hint(captured.up_tag, hint),
-                t_s=t,
-                method=CalibrationMethod.CAPTURE,
-                forward_method=ForwardMethod.MOUNTING,
-                spread_deg=captured.spread_deg,
-                duration_s=captured.duration_s,
-            )
+            reference = captured.reference(hint, t)
             events.extend(self.set_reference(reference, how=self._capture_how))
-            if self._capture_how == "auto capture" and self.settings.refine.still_s > 0.0:
+            if self._capture_how == AUTO_HOW and self.settings.refine.still_s > 0.0:
                 self._refiner = UprightRefiner(reference, self.settings.refine)
         return events
 

@@ -45,6 +45,7 @@ from posturebuddy.session.bus import EventBus
 from posturebuddy.session.calibration_store import RECORDING_KEY, CalibrationStore, accel_calibration_json
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import (
+    AUTOMATIC_HOWS,
     REPLAY_TICK_PERIOD_S,
     CalibrationChanged,
     EngineSettings,
@@ -396,7 +397,9 @@ class LiveSession:
         stored = self.calibrations.get(marker.address, marker.family_id)
         if stored is not None:
             log.info("using the calibration remembered for %s (%s)", marker.address, stored.how)
-            self._publish_all(self.engine.set_reference(replace(stored.reference, t_s=marker.t_s), how="stored"))
+            ref = replace(stored.reference, t_s=marker.t_s)
+            learned = stored.how in AUTOMATIC_HOWS  # an automatic one from an earlier session may be re-learned
+            self._publish_all(self.engine.set_reference(ref, how="stored", learned=learned))
 
     def _remember_calibration(self, event: CalibrationChanged) -> None:
         """A new reference was made on this tag: remember it for the next session."""

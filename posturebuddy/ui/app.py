@@ -289,7 +289,7 @@ class PostureBuddyApp(App[None]):
             ref = item.reference
             self.post_message(CalibrationFinished(item.how, ref.spread_deg, ref.duration_s))
         elif isinstance(item, TagSlipSuspected):
-            self.post_message(TagSlipped())
+            self.post_message(TagSlipped(item.relearning))
         elif isinstance(item, BreakCredited) and not item.prompted:
             self.notify("Break counted: the sitting clock starts again.", timeout=4)
         elif isinstance(item, ReplayRestarted):
@@ -428,8 +428,16 @@ class PostureBuddyApp(App[None]):
             self.notify("Using your remembered upright posture for this tag. Press c to recalibrate.", timeout=5)
 
     def on_tag_slipped(self, message: TagSlipped) -> None:
-        """Suggest recalibrating."""
-        self.notify("The tag may have moved on your back: press c to recalibrate.", severity="warning", timeout=8)
+        """Say that the upright is being learned again, or suggest recalibrating."""
+        if message.relearning:
+            self.notify(
+                "The tag sits differently on your back now: learning your upright posture again from your next "
+                "few seconds of still sitting. Sit tall, or press c to calibrate it yourself.",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.notify("The tag may have moved on your back: press c to recalibrate.", severity="warning", timeout=8)
 
     # ------------------------------------------------------------------ actions
 

@@ -72,7 +72,10 @@ class CalibrationFinished(Message):
 
 @dataclass
 class TagSlipped(Message):
-    """The tag seems to have shifted on the back; recalibrating is suggested."""
+    """The tag seems to have shifted on the back: the engine is re-learning the upright by itself
+    (``relearning``), or recalibrating is suggested."""
+
+    relearning: bool = False
 
 
 @dataclass

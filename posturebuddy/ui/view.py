@@ -208,6 +208,7 @@ class DashboardView:
     snapshot: EngineSnapshot | None = None
     open_prompt: Prompt | None = None
     slip_suspected: bool = False
+    slip_relearning: bool = False
     log: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     items: int = 0
     t_s: float | None = None
@@ -240,6 +241,7 @@ class DashboardView:
             self.slip_suspected = False
         elif isinstance(item, TagSlipSuspected):
             self.slip_suspected = True
+            self.slip_relearning = item.relearning
         elif isinstance(item, PromptRaised):
             self.open_prompt = item.prompt
         elif isinstance(item, PromptAnswered):

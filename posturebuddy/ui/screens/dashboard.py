@@ -63,7 +63,9 @@ class DashboardScreen(Screen[None]):
         self.query_one("#link", LinkBar).show(view, label=self.label, quiet=quiet)
         snap = view.snapshot
         state = Text(view.state_words, style="bold")
-        if view.slip_suspected:
+        if view.slip_suspected and view.slip_relearning:
+            state.append("   The tag moved: re-learning your upright (sit tall, or press c).", style="yellow")
+        elif view.slip_suspected:
             state.append("   The tag may have moved: press c to recalibrate.", style="yellow")
         self.query_one("#state", TextPanel).set_text(state)
         angles = snap.angles if snap is not None else None

@@ -591,10 +591,12 @@ class RefineSettings:
             moment, so its error is of that order (0.1-0.5 deg on the simulator); 60 s of still sitting spans
             several sway periods and brings the error to ~0.1-0.2 deg. 0 disables the refinement.
         final_still_s: the averaging goes on to this much still time near the capture and then gives a second,
-            final refined reference, seconds (0, or not more than ``still_s``: no second stage). Sway is slow
-            enough that a minute's mean still wanders by ~0.1 deg (on the simulator's 8-hour day the mean of the
-            first minute of still upright sitting was 0.12 deg off the day's, the first 10 minutes' 0.01 deg),
-            and where the wearer hovers at a threshold every 0.1 deg moves the dwell clock by seconds.
+            final refined reference, seconds (0, the default, or not more than ``still_s``: no second stage).
+            Sway is slow enough that a minute's mean still wanders by ~0.1 deg (on the simulator's 8-hour day the
+            mean of the first minute of still upright sitting was 0.12 deg off the day's, the first 10 minutes'
+            0.01 deg), but ten minutes of averaging also take in the first degrees of every slow slouch that
+            drifts through the window: on the simulator it helped the 8-hour day and hurt the slouchy afternoon
+            (docs/engine.md), so it is off until a better-founded estimate exists.
         window_deg: only still samples within this angle of the captured upright count, degrees. Sway and
             breathing stay within ~1.5 deg; a slouch, a recline or a reach held still leaves it, and a slow slouch
             passes through it in a few seconds (a bias of at most ~0.2 deg).
@@ -606,7 +608,7 @@ class RefineSettings:
     """
 
     still_s: float = 60.0
-    final_still_s: float = 600.0
+    final_still_s: float = 0.0
     window_deg: float = 2.0
     within_s: float = 900.0
     final_within_s: float = 3600.0

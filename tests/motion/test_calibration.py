@@ -469,7 +469,7 @@ def test_refiner_averages_the_sway_out() -> None:
     capture that was 0.5 deg off closer after 60 s, and the final reference at 600 s (two slow periods) to within
     0.05 deg; nothing is returned between the stages, and the refiner stops after the last."""
     ref = _captured(0.5)
-    refiner = UprightRefiner(ref)
+    refiner = UprightRefiner(ref, RefineSettings(final_still_s=600.0))
     out = []
     for k in range(1, 50 * 700):
         t = 10.0 + k / 50.0
@@ -489,7 +489,7 @@ def test_refiner_final_stage_gives_up_and_keeps_the_first() -> None:
     """Without ``final_still_s`` of still time near the capture within ``final_within_s`` the refiner stops after
     the first stage; ``final_still_s`` 0 (or not above ``still_s``) means one stage only."""
     ref = _captured(0.5)
-    refiner = UprightRefiner(ref, RefineSettings(final_within_s=200.0))
+    refiner = UprightRefiner(ref, RefineSettings(final_still_s=600.0, final_within_s=200.0))
     got = []
     for k in range(1, 50 * 400):
         t = 10.0 + k / 50.0

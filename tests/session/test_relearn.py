@@ -59,8 +59,7 @@ def test_streaming_engine_relearns_and_batch_agrees(restuck: Path) -> None:
     assert slips[0].relearning
     changes = [e for e in streamed if isinstance(e, CalibrationChanged)]
     hows = [c.how for c in changes]
-    # capture, first refinement (the final 600-s stage needs more still time than the 150 s before removal),
-    # then after the slip: a new capture and its first refinement.
+    # capture, refinement, then after the slip: a new capture and its refinement.
     assert hows == [AUTO_HOW, REFINED_HOW, AUTO_HOW, REFINED_HOW]
     assert changes[1].t_s < slips[0].t_s < changes[2].t_s
     batch_events, result = _batch(restuck, settings)

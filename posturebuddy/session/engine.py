@@ -51,10 +51,10 @@ AUTO_HOW = "auto capture"
 """``CalibrationChanged.how`` of the engine's own automatic capture (no stored calibration, or re-learning after a
 slip of an automatic reference)."""
 REFINED_HOW = "auto capture refined"
-AUTOMATIC_HOWS = frozenset({AUTO_HOW, REFINED_HOW})
-"""The ``how`` of references the engine learned by itself."""
 """``CalibrationChanged.how`` of an automatic capture refined by the still sitting after it (see
 :class:`~posturebuddy.motion.calibration.UprightRefiner`): the UI says nothing, the recording keeps it."""
+AUTOMATIC_HOWS = frozenset({AUTO_HOW, REFINED_HOW})
+"""The ``how`` of references the engine learned by itself."""
 
 DEFAULT_FORWARD_HINT = (0.0, 0.0, -1.0)
 """Forward hint for a family with no documented mounting: the PostureBuddy profile's (tag +z out of the back)."""

@@ -77,7 +77,9 @@ from posturebuddy.posture.events import (
 from posturebuddy.session.calibration_store import RECORDING_KEY, accel_calibration_from_json
 from posturebuddy.session.decoding import DecodeStats, PacketDecoder, SampleBatch
 from posturebuddy.session.engine import (
+    AUTO_HOW,
     DEFAULT_FORWARD_HINT,
+    REFINED_HOW,
     REPLAY_TICK_PERIOD_S,
     EngineSettings,
     PostureEngine,
@@ -575,9 +577,10 @@ def _capture_reference(
     settings: EngineSettings,
     family: TagFamily | None,
     still: BoolArray,
-) -> list[tuple[int, UprightReference]]:
-    """What the live engine's automatic capture would give: ``(row, reference)`` for the row the capture completes
-    on and for the row of each refined reference the refinement gives (``still``: rows the activity stage calls
+) -> list[tuple[int, UprightReference, str]]:
+    """What the live engine's automatic capture would give: ``(row, reference, how)`` (``how`` as the engine's
+    ``CalibrationChanged``: "auto capture" or "auto capture refined") for the row the capture completes on and for
+    the row of each refined reference the refinement gives (``still``: rows the activity stage calls
     still); with ``settings.relearn_after_slip``, the same again after each slip the engine's
     :class:`SlipDetector` would find. Runs the engine's own :class:`UprightCapture`, :class:`UprightRefiner` and
     :class:`SlipDetector` over the sample rows in the engine's order: refiner, then capture, then slip detector
@@ -586,7 +589,7 @@ def _capture_reference(
     t = series.t_s
     valid = series.valid
     initialising = series.initialising
-    out: list[tuple[int, UprightReference]] = []
+    out: list[tuple[int, UprightReference, str]] = []
     capture: UprightCapture | None = UprightCapture(settings=settings.capture)
     refiner: UprightRefiner | None = None
     slip: SlipDetector | None = None
@@ -599,7 +602,7 @@ def _capture_reference(
         if refiner is not None:
             refined = refiner.update(est, still_l[i], t_i)
             if refined is not None:
-                out.append((i, refined))
+                out.append((i, refined, REFINED_HOW))
                 slip = SlipDetector(refined) if track_slips else None
             if refiner.finished:
                 refiner = None
@@ -609,7 +612,7 @@ def _capture_reference(
             if captured is not None:
                 capture = None
                 ref = captured.reference(hint, t_i)
-                out.append((i, ref))
+                out.append((i, ref, AUTO_HOW))
                 slip = SlipDetector(ref) if track_slips else None
                 refiner = UprightRefiner(ref, settings.refine) if settings.refine.still_s > 0.0 else None
         if slip is not None:
@@ -813,14 +816,14 @@ def analyze_samples(
     if not segments:
         captured = _capture_reference(tilt, is_sample, st, family, activity == ACTIVITIES.index(Activity.STILL))
         if captured:
-            segments = captured
+            segments = [(row, ref) for row, ref, _ in captured]
             ref_source = ReferenceSource.CAPTURE
-            first, base = captured[0]
+            first, base, _ = captured[0]
             note = f"captured {base.duration_s:.0f} s of still sitting at {t_rows[first] - t_rows[0]:.0f} s"
             previous = base
-            for row, ref in captured[1:]:
+            for row, ref, how in captured[1:]:
                 at_s = t_rows[row] - t_rows[0]
-                if ref.duration_s > base.duration_s:  # a refinement of the capture in use (capture + still time)
+                if how == REFINED_HOW:
                     note += f", refined by {ref.duration_s - base.duration_s:.0f} s of still sitting near it at "
                     note += f"{at_s:.0f} s ({_angle_between_deg(ref, base):.2f} deg)"
                 else:  # a new capture: the tag had moved

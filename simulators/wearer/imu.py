@@ -13,7 +13,7 @@ saturation and wire-format rounding. All randomness comes from the injected ``np
 
 The constant errors of one physical tag (accelerometer sensitivity and offset, gyro offset, magnetometer hard
 iron) are drawn once per recording and returned as :class:`SensorErrors`; passing them back in
-(:func:`apply_profile_with_errors`) replays "the same tag" in a second recording.
+(:func:`apply_profile`) replays "the same tag" in a second recording.
 """
 
 from __future__ import annotations
@@ -272,28 +272,10 @@ def apply_profile(
     mag_ut: FloatArray,
     rate_hz: float,
     rng: np.random.Generator,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Turn ideal (N, 3) readings into what a tag of this family would send (new arrays; inputs untouched).
-
-    Draw order from ``rng`` is fixed (accel, gyro, mag), so a seed reproduces the result bit for bit.
-
-    Returns:
-        ``(accel_g, gyro_dps, mag_ut)``, each (N, 3); all-NaN for sensors the family does not have.
-    """
-    a, g, m, _ = apply_profile_with_errors(profile, accel_g, gyro_dps, mag_ut, rate_hz, rng)
-    return a, g, m
-
-
-def apply_profile_with_errors(
-    profile: DeviceProfile,
-    accel_g: FloatArray,
-    gyro_dps: FloatArray,
-    mag_ut: FloatArray,
-    rate_hz: float,
-    rng: np.random.Generator,
     errors: SensorErrors | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, SensorErrors]:
-    """:func:`apply_profile`, also returning the tag's constant errors, optionally imposed.
+    """Turn ideal (N, 3) readings into what a tag of this family would send (new arrays; inputs untouched), and
+    the tag's constant errors, drawn or imposed. A seed reproduces the result bit for bit.
 
     Args:
         profile: the tag family's sensor behaviour.

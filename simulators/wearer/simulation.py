@@ -16,7 +16,7 @@ from simulators.wearer.imu import (
     DeviceProfile,
     MagneticEnv,
     SensorErrors,
-    apply_profile_with_errors,
+    apply_profile,
     get_profile,
     true_signals,
 )
@@ -204,7 +204,7 @@ def simulate(
     worn = pose.worn
     del pose
     canvas.release_motion()
-    accel, gyro, mag, errors = apply_profile_with_errors(
+    accel, gyro, mag, errors = apply_profile(
         profile, accel, gyro, mag, rate, np.random.default_rng(device_ss), sensor_errors
     )
     absent = ~canvas.present

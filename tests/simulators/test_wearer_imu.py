@@ -58,7 +58,7 @@ def test_saturation_at_the_sensor_range(device: str, accel_limit: float, gyro_li
     big_a = np.tile([[30.0, -30.0, 0.5]], (n, 1))
     big_g = np.tile([[5000.0, -5000.0, 10.0]], (n, 1))
     mag = np.zeros((n, 3))
-    a, g, _ = apply_profile(prof, big_a, big_g, mag, 50.0, np.random.default_rng(0))
+    a, g, _, _ = apply_profile(prof, big_a, big_g, mag, 50.0, np.random.default_rng(0))
     assert np.all(np.abs(a[:, :2]) <= accel_limit + 1e-9)
     assert np.all(np.abs(a[:, :2]) >= accel_limit - 0.01)
     assert np.all(np.abs(a[:, 2] - 0.5) < 0.2)
@@ -71,7 +71,7 @@ def test_ideal_profile_changes_nothing() -> None:
     prof = get_profile("ideal")
     rng = np.random.default_rng(1)
     x = rng.normal(size=(100, 3))
-    a, g, m = apply_profile(prof, x, 100 * x, 40 * x, 50.0, np.random.default_rng(2))
+    a, g, m, _ = apply_profile(prof, x, 100 * x, 40 * x, 50.0, np.random.default_rng(2))
     assert np.array_equal(a, x)
     assert np.array_equal(g, 100 * x)
     assert np.array_equal(m, 40 * x)
@@ -81,7 +81,7 @@ def test_gyro_bias_and_noise_are_plausible() -> None:
     prof = get_profile("sensortag")
     n = 10 * 60 * 10
     zeros = np.zeros((n, 3))
-    _, g, _ = apply_profile(prof, zeros, zeros, zeros, 10.0, np.random.default_rng(3))
+    _, g, _, _ = apply_profile(prof, zeros, zeros, zeros, 10.0, np.random.default_rng(3))
     bias = g.mean(axis=0)
     assert np.all(np.abs(bias) < 10.0)
     assert np.abs(bias).max() > 0.1  # an uncalibrated MEMS gyro is not zero at rest

@@ -91,6 +91,16 @@ async def history_read(pilot: Pilot[None], screen: HistoryScreen, count: int = 1
     raise AssertionError(f"the history screen did not finish reading (status: {status(screen)!r})")
 
 
+async def open_history(app: PostureBuddyApp, session: FakeSession, pilot: Pilot[None]) -> HistoryScreen:
+    """Start the session, press ``y`` and wait for the history screen's first read."""
+    await started(session, pilot)
+    await pilot.press("y")
+    screen = app.screen
+    assert isinstance(screen, HistoryScreen)
+    await history_read(pilot, screen)
+    return screen
+
+
 def status(screen: HistoryScreen) -> str:
     return str(screen.query_one("#history-status", Static).render())
 
@@ -136,11 +146,7 @@ async def test_days_today_with_the_session_being_recorded_damage_and_analysis(
 
         app = build(settings_for(rec))
         async with app.run_test(size=(100, 30)) as pilot:
-            await started(session, pilot)
-            await pilot.press("y")
-            screen = app.screen
-            assert isinstance(screen, HistoryScreen)
-            await history_read(pilot, screen)
+            screen = await open_history(app, session, pilot)
             table: DataTable[str | Text] = screen.query_one("#history-table", DataTable)
             assert table.row_count == 14
             assert table.get_row_at(0)[0] == "Today"
@@ -187,11 +193,7 @@ async def test_days_today_with_the_session_being_recorded_damage_and_analysis(
 async def test_no_recordings_yet_says_so(build: Build, session: FakeSession, tmp_path: Path) -> None:
     app = build(settings_for(tmp_path / "nothing-here"))
     async with app.run_test(size=(100, 30)) as pilot:
-        await started(session, pilot)
-        await pilot.press("y")
-        screen = app.screen
-        assert isinstance(screen, HistoryScreen)
-        await history_read(pilot, screen)
+        screen = await open_history(app, session, pilot)
         assert status(screen).startswith("No recordings yet in ")
         assert screen.query_one("#history-table", DataTable).row_count == 0
         assert not screen.query_one("#history-totals", Static).display
@@ -211,11 +213,7 @@ async def test_a_failed_read_is_a_line_and_the_dashboard_stays(
 
     app = build(settings_for(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
-        await started(session, pilot)
-        await pilot.press("y")
-        screen = app.screen
-        assert isinstance(screen, HistoryScreen)
-        await history_read(pilot, screen)
+        screen = await open_history(app, session, pilot)
         assert row_of(screen, TODAY)[1] == "1 min"
         monkeypatch.setattr(history_module, "read_history", fails)  # the disk fails on the next read
         await pilot.press("r")
@@ -238,11 +236,7 @@ async def test_the_table_and_keys_fit_the_terminal(
     closed_recording(tmp_path / "long.pbrec", rows)
     app = build(settings_for(tmp_path))
     async with app.run_test(size=size) as pilot:
-        await started(session, pilot)
-        await pilot.press("y")
-        screen = app.screen
-        assert isinstance(screen, HistoryScreen)
-        await history_read(pilot, screen)
+        screen = await open_history(app, session, pilot)
         table = screen.query_one("#history-table", DataTable)
         assert row_of(screen, YESTERDAY) == ["Yesterday", "10 h 00", " 75% ████░", "300", "600/600", "0", "1 h 00"]
         assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways scrolling

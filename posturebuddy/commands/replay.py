@@ -177,9 +177,14 @@ class _EmittingEngine(PostureEngine):
         return []
 
     def set_reference(
-        self, reference: UprightReference, how: str = "stored", *, learned: bool | None = None
+        self,
+        reference: UprightReference,
+        how: str = "stored",
+        *,
+        learned: bool | None = None,
+        check_placement: bool = False,
     ) -> list[Event]:
-        events = super().set_reference(reference, how, learned=learned)
+        events = super().set_reference(reference, how, learned=learned, check_placement=check_placement)
         if how == "recording":  # a recorded calibration taking effect (the engine's own capture returns its event)
             self._emit_all(events)
         return events

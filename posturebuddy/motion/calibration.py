@@ -1201,6 +1201,8 @@ class SlipCause(enum.StrEnum):
     """No data for a while (the tag may have been handled out of range)."""
     STEP = "step"
     """An abrupt change of the still up vector without other evidence of handling."""
+    PUT_ON = "put_on"
+    """The reference was remembered from an earlier wearing: the tag may have been put on differently since."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1280,6 +1282,12 @@ class SlipDetector:
         self._all_still = True
         self._prev_chunk: Vec3 | None = None
         self._prev_chunk_t = -math.inf
+
+    def start_check(self, cause: SlipCause, t_s: float) -> None:
+        """Check from sample time ``t_s`` (seconds) as if handling had been seen then, e.g. :attr:`SlipCause.PUT_ON`
+        for a reference remembered from an earlier session: the same ``confirm_still_s`` of still, worn time
+        decides whether the wearer's posture comes back to the reference."""
+        self._start(cause, t_s)
 
     def update(self, estimate: TiltEstimate | None) -> SlipEvent | None:
         """Feed one estimate; returns a :class:`SlipEvent` on the sample the slip is decided, else ``None``."""
@@ -1377,4 +1385,5 @@ _CAUSE_WORDS: dict[SlipCause, str] = {
     SlipCause.TAKEN_OFF: "taken off",
     SlipCause.DATA_GAP: "out of reach",
     SlipCause.STEP: "moved",
+    SlipCause.PUT_ON: "calibrated",
 }

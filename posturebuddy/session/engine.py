@@ -36,6 +36,7 @@ from posturebuddy.motion.calibration import (
     CaptureSettings,
     CaptureStatus,
     RefineSettings,
+    SlipCause,
     SlipDetector,
     SlipEvent,
     UprightCapture,
@@ -253,12 +254,21 @@ class PostureEngine:
         self._refiner = None
 
     def set_reference(
-        self, reference: UprightReference, how: str = "stored", *, learned: bool | None = None
+        self,
+        reference: UprightReference,
+        how: str = "stored",
+        *,
+        learned: bool | None = None,
+        check_placement: bool = False,
     ) -> list[Event]:
         """Use ``reference`` from now on; a pending automatic capture is no longer needed and stops (a capture the
         wearer asked for goes on). ``learned``: the reference was learned automatically, so a slip may replace it
         (:attr:`EngineSettings.relearn_after_slip`); by default, true for ``how`` "auto capture" and its
-        refinement (a remembered reference passes how it was first made)."""
+        refinement (a remembered reference passes how it was first made). ``check_placement``: the reference was
+        made during an earlier wearing (remembered from another session), so the slip detector checks at once
+        whether the wearer's still posture comes back to it, as it does after the tag was handled
+        (:attr:`~posturebuddy.motion.calibration.SlipCause.PUT_ON`): a tag stuck on a little differently today is
+        noticed within the check's still time instead of never."""
         if self._capture is not None and self._capture_how == AUTO_HOW:
             self._capture = None
         if how != REFINED_HOW:
@@ -266,6 +276,8 @@ class PostureEngine:
         self._auto_reference = how in AUTOMATIC_HOWS if learned is None else learned
         self.reference = reference
         self._slip = SlipDetector(reference)
+        if check_placement:
+            self._slip.start_check(SlipCause.PUT_ON, reference.t_s)
         return [CalibrationChanged(reference.t_s, reference=reference, how=how)]
 
     def set_accel_calibration(self, calibration: AccelCalibration | None) -> None:
@@ -298,6 +310,11 @@ class PostureEngine:
     def coach_state(self) -> CoachState:
         """The coach's current state."""
         return self._coach.state
+
+    @property
+    def slip_check(self) -> SlipCause | None:
+        """What started the tag-slip check in progress (``None``: no check is going on)."""
+        return self._slip.checking if self._slip is not None else None
 
     # ------------------------------------------------------------------ input
 

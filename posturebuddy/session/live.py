@@ -399,7 +399,8 @@ class LiveSession:
             log.info("using the calibration remembered for %s (%s)", marker.address, stored.how)
             ref = replace(stored.reference, t_s=marker.t_s)
             learned = stored.how in AUTOMATIC_HOWS  # an automatic one from an earlier session may be re-learned
-            self._publish_all(self.engine.set_reference(ref, how="stored", learned=learned))
+            # Made during an earlier wearing: check that today's still posture comes back to it.
+            self._publish_all(self.engine.set_reference(ref, how="stored", learned=learned, check_placement=True))
 
     def _remember_calibration(self, event: CalibrationChanged) -> None:
         """A new reference was made on this tag: remember it for the next session."""

@@ -3,6 +3,7 @@ alike (``EngineSettings.relearn_after_slip``); a reference the wearer made is on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,10 @@ import pytest
 from test_analyze import COMPARED, _key
 
 from posturebuddy.devices import TagFamily, get_family
+from posturebuddy.model import Sample
 from posturebuddy.model.events import Event
+from posturebuddy.motion.calibration import SlipCause
+from posturebuddy.motion.orientation import tilt_angle_deg
 from posturebuddy.session.analyze import AnalysisResult, ReferenceSource, analyze_samples, decode_items, stream_events
 from posturebuddy.session.decoding import PacketDecoder
 from posturebuddy.session.engine import (
@@ -127,3 +131,60 @@ def test_a_remembered_automatic_reference_may_be_relearned(restuck: Path) -> Non
     slips = [e for e in events if isinstance(e, TagSlipSuspected)]
     assert [s.relearning for s in slips] == [True]
     assert [e.how for e in events if isinstance(e, CalibrationChanged)] == [AUTO_HOW, REFINED_HOW]
+
+
+def _after(items: list[object], start_s: float | None = None, end_s: float | None = None) -> list[object]:
+    """The samples of ``items`` in a span of the recording (seconds from its first sample)."""
+    samples = [i for i in items if isinstance(i, Sample)]
+    t0 = samples[0].t_s
+    lo = -np.inf if start_s is None else t0 + start_s
+    hi = np.inf if end_s is None else t0 + end_s
+    return [s for s in samples if lo <= s.t_s < hi]
+
+
+@pytest.mark.parametrize("learned", [True, False])
+def test_a_remembered_reference_is_checked_against_todays_placement(restuck: Path, learned: bool) -> None:
+    """A new session that starts with yesterday's reference while the tag was stuck on differently today: no
+    handling is ever seen, so only the placement check at the start notices it (within its still time)."""
+    settings = EngineSettings()
+    family, items = _items(restuck)
+    first = next(e for e in _stream(restuck, settings) if isinstance(e, CalibrationChanged)).reference
+    today = _after(items, start_s=400.0)  # upright after the re-stick, then a forward head
+
+    def run(check: bool) -> tuple[PostureEngine, list[Event]]:
+        engine = PostureEngine(settings, family=family)
+        start = replace(first, t_s=today[0].t_s)
+        engine.set_reference(start, how="stored", learned=learned, check_placement=check)
+        return engine, stream_events(today, engine)
+
+    _, unchecked = run(check=False)
+    assert not [e for e in unchecked if isinstance(e, TagSlipSuspected)]  # the gap the check closes
+
+    engine, events = run(check=True)
+    slips = [e for e in events if isinstance(e, TagSlipSuspected)]
+    assert len(slips) == 1
+    assert slips[0].slip.cause is SlipCause.PUT_ON
+    assert slips[0].slip.shift_deg >= 3.0
+    assert slips[0].t_s - today[0].t_s < 300.0
+    assert slips[0].relearning is learned
+    changes = [e for e in events if isinstance(e, CalibrationChanged)]
+    assert engine.reference is not None
+    if learned:
+        assert [c.how for c in changes] == [AUTO_HOW, REFINED_HOW]
+        assert tilt_angle_deg(engine.reference.up_tag, first.up_tag) > 3.0
+    else:  # the wearer's own calibration is only suggested for renewal
+        assert not changes
+        assert engine.reference.up_tag == first.up_tag
+
+
+def test_a_remembered_reference_that_still_fits_is_kept(restuck: Path) -> None:
+    settings = EngineSettings()
+    family, items = _items(restuck)
+    first = next(e for e in _stream(restuck, settings) if isinstance(e, CalibrationChanged)).reference
+    same_wearing = _after(items, end_s=145.0)  # before the tag was taken off
+    engine = PostureEngine(settings, family=family)
+    engine.set_reference(replace(first, t_s=same_wearing[0].t_s), how="stored", learned=True, check_placement=True)
+    assert engine.slip_check is SlipCause.PUT_ON
+    events = stream_events(same_wearing, engine)
+    assert engine.slip_check is None  # the check ran to its end...
+    assert not [e for e in events if isinstance(e, TagSlipSuspected | CalibrationChanged)]  # ...and kept it

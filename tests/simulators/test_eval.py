@@ -14,6 +14,7 @@ from simulators.eval import (
     ACCEL_CAL_SCENARIO,
     TABLE_HEADER,
     accel_cal_wanted,
+    band_latencies,
     default_scenarios,
     main,
     run_one,
@@ -37,9 +38,33 @@ def test_a_slouch_is_found_and_scored() -> None:
     assert score.body.any_matched_truth == 1
     assert score.false_prompts == 0
     assert result.reference_source == "capture"
+    # The tolerance band only ever narrows the latency toward 0, keeping its sign.
+    band = score.product.band_latencies_s
+    assert len(band) == len(score.latencies_s)
+    for lat, tol in zip(score.latencies_s, band, strict=True):
+        assert abs(tol) <= abs(lat) + 1e-9
+        assert tol * lat >= 0.0
     row = table_row(score, 60.0)
     assert row.startswith("slouchy_afternoon")
     assert len(row.split()) == len(TABLE_HEADER.split())
+
+
+def test_latency_beyond_the_tolerance_band() -> None:
+    """A perfect engine off by the tolerance would confirm between the shifted truths' confirmations: inside that
+    band the latency is 0, outside it is measured from the nearer edge."""
+    truth = [("slouch", 100.0, 300.0, 130.0)]
+    early = [("slouch", 95.0, 300.0, 126.0), ("forward_head", 90.0, 95.0, 94.0)]
+    late = [("slouch", 104.0, 290.0, 135.0)]
+
+    def lat(confirmed_s: float, late_spans: list[tuple[str, float, float, float]] = late) -> float:
+        (value,) = band_latencies(truth, [("slouch", 101.0, 200.0, confirmed_s)], early, late_spans)
+        return value
+
+    assert lat(131.5) == 0.0
+    assert lat(137.0) == pytest.approx(2.0)
+    assert lat(125.0) == pytest.approx(-1.0)
+    assert lat(160.0, late_spans=[]) == 0.0  # the posture never got the tolerance past the threshold
+    assert band_latencies(truth, [("forward_head", 101.0, 200.0, 131.0)], early, late) == ()  # no match
 
 
 def test_upright_fidgeting_raises_no_prompt() -> None:

@@ -79,6 +79,7 @@ PARAM_NAMES: tuple[str, ...] = (
     "step_highpass_s",
     "step_lowpass_s",
     "offset_time_constant_s",
+    "seated_after_gap_s",
 )
 """Order of the settings in the kernel's ``params`` array (``ActivitySettings`` field names)."""
 
@@ -185,6 +186,7 @@ def activity_codes(
     step_highpass_s = params[24]
     step_lowpass_s = params[25]
     offset_time_constant_s = params[26]
+    seated_after_gap_s = params[27]
 
     n = t_s.shape[0]
     codes = np.empty(n, dtype=np.int8)
@@ -338,6 +340,8 @@ def activity_codes(
             if math.isfinite(t_data):
                 after_gap = True
                 refractory_until = t + confirm_window_s
+                if t - t_data >= seated_after_gap_s:
+                    on_feet = False
         if t > t_data:
             t_data = t
         pending = 0

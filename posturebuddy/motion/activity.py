@@ -145,6 +145,10 @@ class ActivitySettings:
         step_lowpass_s: low-pass time constant of the step signal (removes noise above ~3 Hz), seconds.
         offset_time_constant_s: the still-time offset of ``|a|`` (accelerometer bias and scale) is followed with
             this time constant while still, seconds.
+        seated_after_gap_s: after no data for this long the wearer is taken to be seated again, as at the start,
+            seconds. A wearer who walked out of radio range on a break usually sits down before the link is back
+            (or took the tag off and stuck it on again at the desk), so the sit-down is never seen; walking seen
+            after the gap puts them back on their feet. A minute is longer than a reconnect takes.
     """
 
     min_cadence_hz: float = 1.2
@@ -174,6 +178,7 @@ class ActivitySettings:
     step_highpass_s: float = 0.4
     step_lowpass_s: float = 0.05
     offset_time_constant_s: float = 0.5
+    seated_after_gap_s: float = 60.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -392,6 +397,8 @@ class ActivityClassifier:
                 # window of data has been seen: a burst cut by a gap cannot be integrated.
                 self._after_gap = True
                 self._refractory_until = t + st.confirm_window_s
+                if t - self._t_data >= st.seated_after_gap_s:
+                    self._on_feet = False
         if t > self._t_data:
             self._t_data = t
         self._pending = None

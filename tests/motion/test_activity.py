@@ -122,6 +122,22 @@ def test_no_data_after_a_pause_and_back() -> None:
     assert clf.update(10.0, (0.0, 1.0, 0.0), None).activity is not Activity.NO_DATA
 
 
+@pytest.mark.parametrize(("gap_s", "seated_after"), [(90.0, True), (20.0, False)])
+def test_a_long_gap_ends_on_the_feet(gap_s: float, seated_after: bool) -> None:
+    """Walking out of range and sitting down before the link is back: the sit-down is never seen, so a long gap
+    ends the on-feet belief (as at the start); a short one (a reconnect) keeps it."""
+    walk = bounce(1.8, 0.25, 12.0)
+    t = np.arange(walk.shape[0]) / 50.0
+    clf = ActivityClassifier()
+    frames = [clf.update(float(ti), tuple(a), None) for ti, a in zip(t, walk, strict=True)]
+    assert frames[-1].on_feet
+    resume = float(t[-1]) + gap_s
+    for k in range(500):  # 10 s of stillness after the gap
+        frame = clf.update(resume + k / 50.0, (0.0, 1.0, 0.0), None)
+    assert frame.on_feet is not seated_after
+    assert frame.activity is (Activity.STILL if seated_after else Activity.STANDING)
+
+
 # ---------------------------------------------------------------------------------------------
 # Simulator
 

@@ -112,7 +112,8 @@ def test_gaps_ticks_and_a_tilt_source_change() -> None:
     t, acc, has_acc, up, has_up, oriented = _inputs("posturebuddy", "stands_and_walks", 7, 900.0)
     n = t.shape[0]
     gone = np.zeros(n, dtype=bool)
-    for start, length in ((0.2, 150), (0.45, 40), (0.62, 3000), (0.8, 60)):  # 3 s, 0.8 s, 60 s, 1.2 s at 50 Hz
+    # 3 s, 90 s (long enough to be seated again), 0.8 s, 60 s, 1.2 s at 50 Hz
+    for start, length in ((0.2, 150), (0.3, 4500), (0.45, 40), (0.62, 3000), (0.8, 60)):
         i = int(start * n)
         gone[i : i + length] = True
     has_acc = has_acc & ~gone

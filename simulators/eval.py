@@ -26,7 +26,8 @@ Scores (times on the host clock; truth times are mapped with :func:`simulators.r
   engine whose tilt were off by ``TOLERANCE_DEG`` (either way) would confirm: the same truth judged with the
   flexion shifted by +-``TOLERANCE_DEG``. The figure is how far the detection falls outside that band (0 inside,
   negative before it, positive after it; after it and no confirmation in the band's late edge: 0). Reported next
-  to ``lat_max``, never instead of it.
+  to ``lat_max``, never instead of it; the table's ``lat_tol`` is the value furthest from 0 (early or late,
+  with its sign), while ``lat_max`` is the latest.
 * **body angles** (secondary, ``F1body``): the same matching against the simulator's physiological labels (trunk
   flexion >= 10 deg slouch, neck >= 15 deg forward head, held >= 60 s; shorter runs grey), and ``F1bany`` with a
   slouch and a forward-head episode counted as one problem posture: how well the default thresholds match the
@@ -387,6 +388,23 @@ def score_episodes(truth: Sequence[Span], grey: Sequence[Span], detected: Sequen
     )
 
 
+def tolerance_band(rec: SimulatedRecording, thresholds: ProductThresholds) -> tuple[list[Span], list[Span]]:
+    """The truth's episodes judged with the flexion raised, then lowered, by ``TOLERANCE_DEG`` (host clock): the
+    early and the late edge of the tolerance band. Grey runs that never reach their dwell are left out (their
+    ``confirmed_s`` is a placeholder)."""
+    to_host = host_clock(rec)
+    truth = rec.truth
+    early, late = (
+        [
+            (e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.confirmed_s))
+            for e in product_alert_episodes(truth.t_s, truth.tag_flexion_deg + shift, truth.posture_code, thresholds)
+            if e.reached_dwell
+        ]
+        for shift in (TOLERANCE_DEG, -TOLERANCE_DEG)
+    )
+    return early, late
+
+
 def band_latencies(
     truth: Sequence[Span], detected: Sequence[Span], early: Sequence[Span], late: Sequence[Span]
 ) -> tuple[float, ...]:
@@ -395,8 +413,10 @@ def band_latencies(
     Args:
         truth: the truth episodes (not grey), as for :func:`score_episodes`.
         detected: the detected episodes.
-        early: the truth judged with the flexion raised by the tolerance (every episode, grey ones too).
-        late: the truth judged with the flexion lowered by the tolerance (every episode, grey ones too).
+        early: the truth judged with the flexion raised by the tolerance (episodes that reach the dwell, grey
+            ones too).
+        late: the truth judged with the flexion lowered by the tolerance (episodes that reach the dwell, grey
+            ones too).
     """
     out: list[float] = []
     for kind, ts, te, tc in truth:
@@ -425,21 +445,15 @@ def score_run(
         if ep.kind.value in ALERT_KINDS
     ]
     # Product definition: the true tag tilt judged by the product's own thresholds (st.detector).
-    product_eps = truth.product_episodes(ProductThresholds.from_detector(st.detector))
+    thresholds = ProductThresholds.from_detector(st.detector)
+    product_eps = truth.product_episodes(thresholds)
     p_truth = [
         (e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.confirmed_s)) for e in product_eps if not e.grey
     ]
     p_grey = [(e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.confirmed_s)) for e in product_eps if e.grey]
     product = score_episodes(p_truth, p_grey, detected)
-    thresholds = ProductThresholds.from_detector(st.detector)
-    band = [
-        [
-            (e.posture, to_host(e.start_s), to_host(e.end_s), to_host(e.confirmed_s))
-            for e in product_alert_episodes(truth.t_s, truth.tag_flexion_deg + shift, truth.posture_code, thresholds)
-        ]
-        for shift in (TOLERANCE_DEG, -TOLERANCE_DEG)
-    ]
-    product = dataclasses.replace(product, band_latencies_s=band_latencies(p_truth, detected, band[0], band[1]))
+    early, late = tolerance_band(rec, thresholds)
+    product = dataclasses.replace(product, band_latencies_s=band_latencies(p_truth, detected, early, late))
     # Body angles (secondary): the simulator's physiological labels, held >= min_alert_s; confirmation = start +
     # dwell.
     dwell = st.detector.dwell_s

@@ -399,6 +399,8 @@ class ProductEpisode:
         confirmed_s: when a perfect engine confirms it (start + dwell for a posture held beyond its threshold).
         end_s: where it ended.
         grey: the run's dwell clock ended within ``margin_s`` of the dwell (see :class:`ProductThresholds`).
+        reached_dwell: a perfect engine does confirm it; ``False`` only for grey runs whose dwell clock stopped
+            short of the dwell (``confirmed_s`` then marks where it would have taken over: its start or end).
     """
 
     posture: str
@@ -406,6 +408,7 @@ class ProductEpisode:
     confirmed_s: float
     end_s: float
     grey: bool = False
+    reached_dwell: bool = True
 
     @property
     def duration_s(self) -> float:
@@ -520,7 +523,7 @@ def product_alert_episodes(
             start = max(ss, c_fh)
             if math.isnan(cs) or start >= se:  # grey slouch that never took over
                 if sclock >= lo:
-                    out.append(ProductEpisode("slouch", start, start, se, grey=True))
+                    out.append(ProductEpisode("slouch", start, start, se, grey=True, reached_dwell=False))
                 continue
             piece_end = start
             if piece_end - cursor > (0.0 if first else th.exit_s):
@@ -530,6 +533,11 @@ def product_alert_episodes(
             cursor, cursor_confirm, first = se, se, False
         if e - cursor > (0.0 if first else th.exit_s):
             grey = first and clock < hi
-            out.append(ProductEpisode("forward_head", cursor, cursor_confirm if first else cursor, e, grey=grey))
+            confirmed = not (first and math.isnan(c))
+            out.append(
+                ProductEpisode(
+                    "forward_head", cursor, cursor_confirm if first else cursor, e, grey=grey, reached_dwell=confirmed
+                )
+            )
     out.sort(key=lambda ep: ep.start_s)
     return out

@@ -23,6 +23,7 @@ from posturebuddy.motion.calibration import (
     RefineSettings,
     SlipCause,
     SlipDetector,
+    StillCapture,
     UprightCapture,
     UprightReference,
     UprightRefiner,
@@ -200,6 +201,17 @@ def tilt_series(rec: SimulatedRecording, device: str) -> TiltSeries:
     return estimate_tilt_batch(arr)
 
 
+def captured_upright(step_s: float = 0.04) -> tuple[StillCapture, float]:
+    """An upright capture of ``UP0`` held perfectly still from t = 0, and the time it completed, seconds."""
+    cap = UprightCapture()
+    t = 0.0
+    while not cap.done:
+        cap.update(est(t, UP0))
+        t += step_s
+    assert cap.captured is not None
+    return cap.captured, t
+
+
 def capture(series: TiltSeries, start: int = 0) -> tuple[UprightCapture, int]:
     cap = UprightCapture()
     i = start
@@ -291,13 +303,8 @@ def test_forward_from_lean_agrees_with_mounting(device: str) -> None:
 def test_lean_capture_refuses_a_lean_backwards() -> None:
     ref = ref0()
     right = np.asarray(ref.right_tag)
-    cap = UprightCapture()
-    t = 0.0
-    while not cap.done:
-        cap.update(est(t, UP0))
-        t += 0.04
-    assert cap.captured is not None
-    lean = LeanCapture(cap.captured, expected_forward=SIM_FORWARD)
+    captured, t = captured_upright()
+    lean = LeanCapture(captured, expected_forward=SIM_FORWARD)
     reasons = set()
     for k in range(200):
         st = lean.update(est(t, rotate(UP0, right, -min(k, 20) * 0.5)))  # backwards: up tips forward
@@ -308,13 +315,8 @@ def test_lean_capture_refuses_a_lean_backwards() -> None:
 
 
 def test_lean_capture_gives_up_after_its_timeout_keeping_the_upright() -> None:
-    cap = UprightCapture()
-    t = 0.0
-    while not cap.done:
-        cap.update(est(t, UP0))
-        t += 0.04
-    assert cap.captured is not None
-    lean = LeanCapture(cap.captured, settings=LeanSettings(timeout_s=10.0))
+    captured, t = captured_upright()
+    lean = LeanCapture(captured, settings=LeanSettings(timeout_s=10.0))
     start = t
     status = lean.update(est(t, UP0))
     while t - start <= 10.0:  # the wearer stays upright: no lean

@@ -19,8 +19,12 @@ from simulators.eval import (
     main,
     run_one,
     table_row,
+    tolerance_band,
 )
+from simulators.record import host_clock
 from simulators.wearer import list_scenarios
+from simulators.wearer.behaviours import P_UPRIGHT
+from simulators.wearer.truth import ProductThresholds, product_alert_episodes
 
 
 def test_a_slouch_is_found_and_scored() -> None:
@@ -38,6 +42,17 @@ def test_a_slouch_is_found_and_scored() -> None:
     assert score.body.any_matched_truth == 1
     assert score.false_prompts == 0
     assert result.reference_source == "capture"
+    # The band's early edge is the truth with more flexion (confirmed no later), its late edge with less.
+    to_host = host_clock(rec)
+    early, late = tolerance_band(rec, ProductThresholds.from_detector())
+    for e in product:
+        tc = to_host(e.confirmed_s)
+        same = [s for s in early if s[0] == e.posture and s[1] < to_host(e.end_s) and to_host(e.start_s) < s[2]]
+        assert same
+        assert min(s[3] for s in same) <= tc + 1e-6
+        later = [s for s in late if s[0] == e.posture and s[1] < to_host(e.end_s) and to_host(e.start_s) < s[2]]
+        assert all(s[3] >= tc - 1e-6 for s in later)
+    assert early != late
     # The tolerance band only ever narrows the latency toward 0, keeping its sign.
     band = score.product.band_latencies_s
     assert len(band) == len(score.latencies_s)
@@ -67,6 +82,23 @@ def test_latency_beyond_the_tolerance_band() -> None:
     assert band_latencies(truth, [("forward_head", 101.0, 200.0, 131.0)], early, late) == ()  # no match
 
 
+def test_a_grey_run_short_of_its_dwell_is_marked_unconfirmed() -> None:
+    """A posture held 27 s (dwell 30 s, grey margin 5 s) is a grey episode that a perfect engine never confirms;
+    its ``confirmed_s`` is only a placeholder, so it must not serve as an edge of the tolerance band."""
+    t = np.arange(0.0, 120.0, 0.1)
+    flexion = np.where((t >= 20.0) & (t < 47.0), 10.0, 0.0)  # forward head (8 deg) for 27 s
+    codes = np.full(t.shape, P_UPRIGHT, dtype=np.int8)
+    th = ProductThresholds.from_detector()
+    (short,) = product_alert_episodes(t, flexion, codes, th)
+    assert short.grey
+    assert not short.reached_dwell
+    longer = np.where((t >= 20.0) & (t < 80.0), 10.0, 0.0)  # 60 s: confirmed at 20 + 30
+    (held,) = product_alert_episodes(t, longer, codes, th)
+    assert held.reached_dwell
+    assert not held.grey
+    assert held.confirmed_s == pytest.approx(50.0, abs=0.2)
+
+
 def test_upright_fidgeting_raises_no_prompt() -> None:
     score, _, _ = run_one("fidgety_upright", "witmotion", duration_s=300)
     assert score.truth_episodes == 0
@@ -94,7 +126,6 @@ def test_product_truth_follows_the_product_thresholds() -> None:
     """The product-definition truth moves with the thresholds it is given (one shared definition)."""
     from posturebuddy.posture.settings import DetectorSettings
     from simulators.wearer import simulate
-    from simulators.wearer.truth import ProductThresholds
 
     rec = simulate("slouchy_afternoon", device="ideal", rate_hz=10.0, duration_s=900)
     default = rec.truth.product_episodes()

@@ -1385,5 +1385,5 @@ _CAUSE_WORDS: dict[SlipCause, str] = {
     SlipCause.TAKEN_OFF: "taken off",
     SlipCause.DATA_GAP: "out of reach",
     SlipCause.STEP: "moved",
-    SlipCause.PUT_ON: "calibrated",
+    SlipCause.PUT_ON: "last worn",
 }

@@ -268,7 +268,8 @@ class PostureEngine:
         made during an earlier wearing (remembered from another session), so the slip detector checks at once
         whether the wearer's still posture comes back to it, as it does after the tag was handled
         (:attr:`~posturebuddy.motion.calibration.SlipCause.PUT_ON`): a tag stuck on a little differently today is
-        noticed within the check's still time instead of never."""
+        noticed within the check's still time instead of never. Not used by the live session yet: with the 120-s
+        confirmation of a handled tag it also fires on a wearer who starts the day reclined (docs/engine.md)."""
         if self._capture is not None and self._capture_how == AUTO_HOW:
             self._capture = None
         if how != REFINED_HOW:

@@ -475,6 +475,9 @@ KEEP_STILL = "keep still"
 """The capture's hint when the wearer moves."""
 WAITING_FOR_TAG = "waiting for the tag"
 """The capture's hint while no usable tilt arrives."""
+NOT_NEAR_EXPECTED = "sit upright as you usually do"
+"""The hint of a capture limited to postures near an expected upright (``UprightCapture(near=...)``) while the
+wearer keeps still elsewhere."""
 NO_LEAN_SEEN = "no forward lean seen: the tag's usual mounting gives the forward direction"
 """The lean step's hint once it has timed out (the upright is kept; the lean is optional)."""
 
@@ -488,10 +491,19 @@ class UprightCapture:
     Samples from a filter that is still initialising are not counted (the status waits).
 
     ``duration_s`` and ``max_motion`` are the common knobs; pass ``settings`` for all of them (it then wins).
+    ``near=(up_tag, max_deg)`` limits the capture to postures within ``max_deg`` degrees of ``up_tag`` (tag
+    frame): a still sample further away counts as not upright and restarts it, e.g. when the upright is learned
+    again after the tag was put back on about where it was (:meth:`SlipDetector.pop_put_back`), so that a wearer
+    who sits slouched or reclined meanwhile is not taken as upright.
     """
 
     def __init__(
-        self, duration_s: float = 5.0, max_motion: float = 1.5, settings: CaptureSettings | None = None
+        self,
+        duration_s: float = 5.0,
+        max_motion: float = 1.5,
+        settings: CaptureSettings | None = None,
+        *,
+        near: tuple[VecLike, float] | None = None,
     ) -> None:
         base = settings if settings is not None else CaptureSettings()
         self._settings = CaptureSettings(
@@ -504,11 +516,20 @@ class UprightCapture:
         self._avg = _StillAverager()
         self._result: StillCapture | None = None
         self._t_last = -math.inf
+        if near is not None and not (math.isfinite(near[1]) and near[1] > 0.0):
+            raise ValueError(f"UprightCapture near angle {near[1]!r} is not allowed: must be a number > 0 (degrees)")
+        self._near: tuple[Vec3, float] | None = None if near is None else (_unit(near[0]), float(near[1]))
 
     @property
     def settings(self) -> CaptureSettings:
         """The thresholds in use."""
         return self._settings
+
+    @property
+    def near(self) -> tuple[Vec3, float] | None:
+        """The expected upright (unit, tag frame) and how far from it a captured posture may be, degrees; ``None``:
+        any still posture is taken."""
+        return self._near
 
     @property
     def captured(self) -> StillCapture | None:
@@ -542,6 +563,8 @@ class UprightCapture:
         )
         if moving:
             return self._wait(t, KEEP_STILL)
+        if self._near is not None and _angle_deg(estimate.up_tag, self._near[0]) > self._near[1]:
+            return self._wait(t, NOT_NEAR_EXPECTED)
         if gap and self._avg.count:
             return self._wait(t, WAITING_FOR_TAG)
         dev = self._avg.add(estimate)
@@ -1282,6 +1305,18 @@ class SlipDetector:
         self._all_still = True
         self._prev_chunk: Vec3 | None = None
         self._prev_chunk_t = -math.inf
+        self._put_back: float | None = None
+
+    def pop_put_back(self) -> float | None:
+        """After the tag was taken off (:attr:`SlipCause.TAKEN_OFF`), the check that found it back on the body
+        *without* a slip (the wearer's still posture comes back to within ``slip_deg`` of the reference): its
+        shift, degrees, once (the next call gives ``None``); else ``None``.
+
+        The tag now sits where it was to within a few degrees, but not exactly: a re-stick moves it by a degree or
+        two, a constant error of every angle from then on. An automatic reference may be learned again near the
+        old one (:class:`UprightCapture` ``near``); a calibration the wearer made is theirs to renew."""
+        shift, self._put_back = self._put_back, None
+        return shift
 
     def start_check(self, cause: SlipCause, t_s: float) -> None:
         """Check from sample time ``t_s`` (seconds) as if handling had been seen then, e.g. :attr:`SlipCause.PUT_ON`
@@ -1365,6 +1400,8 @@ class SlipDetector:
         cause, cause_t = self._cause, self._cause_t
         self._cause = None
         if shift < st.slip_deg:
+            if cause is SlipCause.TAKEN_OFF:
+                self._put_back = shift
             return None
         best = self._vectors[int(np.argmin(np.asarray(self._angles)))]
         self._event = SlipEvent(

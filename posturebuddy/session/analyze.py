@@ -582,7 +582,8 @@ def _capture_reference(
     ``CalibrationChanged``: "auto capture" or "auto capture refined") for the row the capture completes on and for
     the row of each refined reference the refinement gives (``still``: rows the activity stage calls
     still); with ``settings.relearn_after_slip``, the same again after each slip the engine's
-    :class:`SlipDetector` would find. Runs the engine's own :class:`UprightCapture`, :class:`UprightRefiner` and
+    :class:`SlipDetector` would find, and after each put-back it would find (a capture near the old upright,
+    ``settings.relearn_near_deg``). Runs the engine's own :class:`UprightCapture`, :class:`UprightRefiner` and
     :class:`SlipDetector` over the sample rows in the engine's order: refiner, then capture, then slip detector
     (on valid, settled estimates, against the reference in use); a refiner is fed from the sample after its
     capture, a new capture from the sample after the slip."""
@@ -616,11 +617,17 @@ def _capture_reference(
                 slip = SlipDetector(ref) if track_slips else None
                 refiner = UprightRefiner(ref, settings.refine) if settings.refine.still_s > 0.0 else None
         if slip is not None:
-            if est is not None and not initialising[i] and slip.update(est) is not None:
-                # The old reference stays in use until the new capture completes; the detector keeps its event,
-                # so it finds nothing more until then.
-                capture = UprightCapture(settings=settings.capture)
-                refiner = None
+            if est is not None and not initialising[i]:
+                if slip.update(est) is not None:
+                    # The old reference stays in use until the new capture completes; the detector keeps its
+                    # event, so it finds nothing more until then.
+                    capture = UprightCapture(settings=settings.capture)
+                    refiner = None
+                elif slip.pop_put_back() is not None and settings.relearn_near_deg > 0.0:
+                    capture = UprightCapture(
+                        settings=settings.capture, near=(slip.reference.up_tag, settings.relearn_near_deg)
+                    )
+                    refiner = None
         elif capture is None and refiner is None:
             break
     return out

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
-from posturebuddy.model import Activity, PostureAngles, PromptOutcome, Sample, StreamStarted
+from posturebuddy.model import Activity, PostureAngles, PromptOutcome, Sample, StreamStarted, Vec3
 from posturebuddy.model.events import Event
 from posturebuddy.motion import OrientationSettings, TiltEstimate, TiltEstimator
 from posturebuddy.motion.activity import ActivityClassifier, ActivityFrame, ActivitySettings
@@ -80,6 +80,14 @@ class EngineSettings:
             the first still sitting; putting the tag back on is a new start, and keeping the old guess would judge
             the rest of the session several degrees off. A reference the wearer made is never replaced: the
             dashboard suggests recalibrating instead.
+        relearn_near_deg: with ``relearn_after_slip``, also after the tag was taken off and put back on about
+            where it was (the slip check found a shift below its ``slip_deg``,
+            :meth:`~posturebuddy.motion.calibration.SlipDetector.pop_put_back`), an automatic reference is learned
+            again, from still sitting within this many degrees of the old upright only, so that a slouch or a
+            recline held still meanwhile is not taken for the new upright. 4 deg: the check's 3 deg plus the
+            wearer's still sway (~0.5 deg RMS, docs/engine.md). A re-stick moves the tag by a degree or two
+            (2.8 deg on the simulator's 8-hour day), which otherwise stays in every angle for the rest of the
+            session. 0 turns this off.
         utc_offset_s: local time offset for working hours and "today", seconds.
         snapshot_period_s: sample time between two :class:`EngineSnapshot` events, seconds.
         judge_period_s: posture is judged (detector and coach) on the first item of each bin of this much sample
@@ -94,6 +102,7 @@ class EngineSettings:
     coach: CoachPolicy = field(default_factory=CoachPolicy)
     auto_calibrate: bool = True
     relearn_after_slip: bool = True
+    relearn_near_deg: float = 4.0
     utc_offset_s: float = 0.0
     snapshot_period_s: float = 0.1
     judge_period_s: float = 0.1
@@ -101,6 +110,9 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.judge_period_s) and self.judge_period_s >= 0.0):
             msg = f"EngineSettings.judge_period_s = {self.judge_period_s!r} is not allowed: expected seconds >= 0"
+            raise ValueError(msg)
+        if not (math.isfinite(self.relearn_near_deg) and self.relearn_near_deg >= 0.0):
+            msg = f"EngineSettings.relearn_near_deg = {self.relearn_near_deg!r} is not allowed: expected degrees >= 0"
             raise ValueError(msg)
 
 
@@ -374,19 +386,36 @@ class PostureEngine:
             if self.reference is not None and not tilt.initialising:
                 if due:
                     angles = posture_angles(tilt.up_tag, self.reference, t)
-                slip = self._slip.update(tilt) if self._slip is not None else None
-                if slip is not None:
-                    relearn = self._auto_reference and self.settings.relearn_after_slip and self._capture is None
-                    events.append(TagSlipSuspected(t, slip=slip, relearning=relearn))
-                    if relearn:  # the old reference stays in use until the new capture completes
-                        self._capture = UprightCapture(settings=self.settings.capture)
-                        self._capture_how = AUTO_HOW
-                        self._refiner = None  # refining the old capture would cancel the new one
+                if self._slip is not None:
+                    events.extend(self._slip_step(tilt, t))
         if due:
             events.extend(self._judge(t, angles, activity, motion))
         else:
             self._last_activity = activity
         return events
+
+    def _slip_step(self, tilt: TiltEstimate, t: float) -> list[Event]:
+        """Feed the slip detector; learn an automatic reference again after a slip or a put-back (the old
+        reference stays in use until the new capture completes). A capture the wearer asked for is left alone."""
+        slip_detector = self._slip
+        assert slip_detector is not None
+        slip = slip_detector.update(tilt)
+        st = self.settings
+        may_relearn = (
+            self._auto_reference and st.relearn_after_slip and (self._capture is None or self._capture_how == AUTO_HOW)
+        )
+        if slip is not None:
+            if may_relearn:
+                self._start_relearn(None)
+            return [TagSlipSuspected(t, slip=slip, relearning=may_relearn)]
+        if slip_detector.pop_put_back() is not None and may_relearn and st.relearn_near_deg > 0.0:
+            self._start_relearn((slip_detector.reference.up_tag, st.relearn_near_deg))
+        return []
+
+    def _start_relearn(self, near: tuple[Vec3, float] | None) -> None:
+        self._capture = UprightCapture(settings=self.settings.capture, near=near)
+        self._capture_how = AUTO_HOW
+        self._refiner = None  # refining the old capture would cancel the new one
 
     def _calibration_step(self, tilt: TiltEstimate | None, t: float) -> list[Event]:
         capture = self._capture

@@ -14,6 +14,7 @@ from posturebuddy.motion import SampleArrays, TiltEstimate, TiltSeries, TiltSour
 from posturebuddy.motion.calibration import (
     KEEP_STILL,
     NO_LEAN_SEEN,
+    NOT_NEAR_EXPECTED,
     CalibrationError,
     CalibrationMethod,
     CaptureState,
@@ -359,6 +360,37 @@ def test_auto_upright_needs_still_data() -> None:
         auto_upright(tilt_series(rec, "posturebuddy"), SIM_FORWARD)
 
 
+def test_a_capture_near_an_expected_upright_waits_for_it() -> None:
+    """``near``: a still posture 6 deg from the expected upright (a slouch held still) is not taken; one 2 deg
+    from it (the tag put back a little differently) is."""
+    cap = UprightCapture(near=(UP0, 4.0))
+    assert cap.near is not None
+    assert cap.near[1] == 4.0
+    slouched = rotate(UP0, np.array([1.0, 0, 0]), 6.0)
+    t = 0.0
+    status = None
+    while t < 20.0:
+        status = cap.update(est(t, slouched))
+        t += 0.04
+    assert not cap.done
+    assert status is not None
+    assert status.state is CaptureState.WAITING
+    assert status.reason == NOT_NEAR_EXPECTED
+    shifted = rotate(UP0, np.array([0.0, 0, 1.0]), 2.0)
+    while not cap.done and t < 40.0:
+        cap.update(est(t, shifted))
+        t += 0.04
+    assert cap.captured is not None
+    assert angle_deg(cap.captured.up_tag, shifted) < 0.01
+    assert t - 20.0 == pytest.approx(5.0, abs=0.2)  # five seconds once near, the sample step aside
+
+
+@pytest.mark.parametrize("limit", [0.0, -1.0, math.nan, math.inf])
+def test_a_capture_near_needs_a_positive_angle(limit: float) -> None:
+    with pytest.raises(ValueError, match="near angle"):
+        UprightCapture(near=(UP0, limit))
+
+
 # ---------------------------------------------------------------------------------------------
 # Slip / re-stick
 
@@ -380,15 +412,28 @@ def restick_scenario(jitter_deg: float, seed: int) -> dict[str, Any]:
 
 
 def run_slip(rec: SimulatedRecording, device: str = "posturebuddy") -> tuple[SlipDetector, list[float]]:
+    det, fired, _ = run_slip_and_put_backs(rec, device)
+    return det, fired
+
+
+def run_slip_and_put_backs(
+    rec: SimulatedRecording, device: str = "posturebuddy"
+) -> tuple[SlipDetector, list[float], list[tuple[float, float]]]:
+    """The slip detector over a recording from its first capture: the detector, the times of its slip events, and
+    its put-backs as ``(t_s, shift_deg)`` (:meth:`SlipDetector.pop_put_back` polled after every sample)."""
     series = tilt_series(rec, device)
     cap, i = capture(series)
     det = SlipDetector(cap.reference(SIM_FORWARD))
     fired = []
+    put_backs = []
     for k in range(i, len(series)):
         ev = det.update(series.estimate(k) if rec.present[k] else None)
         if ev is not None:
             fired.append(ev.t_s)
-    return det, fired
+        shift = det.pop_put_back()
+        if shift is not None:
+            put_backs.append((float(rec.t_s[k]), shift))
+    return det, fired, put_backs
 
 
 def true_shift_deg(rec: SimulatedRecording) -> float:
@@ -417,6 +462,7 @@ def test_slip_detected_after_a_restick(device: str) -> None:
     assert ev is not None
     assert ev.cause is SlipCause.TAKEN_OFF
     assert ev.shift_deg == pytest.approx(shift, abs=2.5)
+    assert det.pop_put_back() is None  # a slip is not also a put-back
     assert det.suggest_recalibration
     det.set_reference(det.reference)
     assert not det.suggest_recalibration
@@ -424,9 +470,28 @@ def test_slip_detected_after_a_restick(device: str) -> None:
 
 def test_no_slip_when_the_tag_goes_back_where_it_was() -> None:
     rec = simulate(parse_scenario(restick_scenario(0.0, 5)), device="posturebuddy", rate_hz=10.0)
-    _det, fired = run_slip(rec)
+    det, fired, put_backs = run_slip_and_put_backs(rec)
     assert fired == []
     assert true_shift_deg(rec) < 1.5
+    seg = next(s for s in rec.truth.segments if s.kind == "tag_removed")
+    # The check after the tag was taken off ends without a slip: a put-back, reported once.
+    assert len(put_backs) == 1
+    t_back, shift = put_backs[0]
+    assert seg.end_s < t_back < seg.end_s + 300
+    assert shift < 3.0
+    assert det.pop_put_back() is None
+
+
+def test_a_put_back_a_little_differently_reports_its_shift() -> None:
+    """A re-stick of about 2 deg is below the slip threshold (no suggestion to recalibrate), but the put-back
+    says how far the still posture now stays from the reference."""
+    rec = simulate(parse_scenario(restick_scenario(2.5, 2)), device="posturebuddy", rate_hz=10.0)
+    true_shift = true_shift_deg(rec)
+    assert 1.0 < true_shift < 3.0  # this seed's re-stick is a small one
+    _det, fired, put_backs = run_slip_and_put_backs(rec)
+    assert fired == []
+    assert len(put_backs) == 1
+    assert put_backs[0][1] == pytest.approx(true_shift, abs=1.0)
 
 
 @pytest.mark.parametrize(
@@ -434,8 +499,9 @@ def test_no_slip_when_the_tag_goes_back_where_it_was() -> None:
 )
 def test_no_slip_for_slouch_or_reclines(scenario: str, seed: int | None) -> None:
     rec = simulate(scenario, device="posturebuddy", rate_hz=10.0, seed=seed)
-    _, fired = run_slip(rec)
+    _, fired, put_backs = run_slip_and_put_backs(rec)
     assert fired == []
+    assert put_backs == []  # the tag never came off
 
 
 def test_workday_restick() -> None:

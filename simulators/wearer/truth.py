@@ -456,7 +456,10 @@ def _level_runs(
             continue
         clock = np.cumsum(np.where(above[s:e], dt[s:e], 0.0))
         k = int(np.searchsorted(clock, dwell_s - 1e-6))
-        confirmed = float(t[s + k]) if k < clock.shape[0] else math.nan
+        # Confirmed on the first judged sample once the clock has run (a clock that fills during a reach
+        # confirms when posture is judged again, as in the detector).
+        judged_after = np.flatnonzero(judged[s + k : e]) if k < clock.shape[0] else np.empty(0, dtype=np.intp)
+        confirmed = float(t[s + k + int(judged_after[0])]) if judged_after.size else math.nan
         last_judged = np.flatnonzero(judged[s:e])
         end = float(t[s + int(last_judged[-1])] + dt[s + int(last_judged[-1])]) if last_judged.size else float(t[s])
         raw.append((float(t[s]), confirmed, end, float(clock[-1]) if clock.size else 0.0))
@@ -484,7 +487,8 @@ def product_alert_episodes(
     forward-head episode when the slouch run has lasted its own dwell, starting at ``max(slouch start,
     forward-head confirmation)``; a forward-head level left over after a slouch episode continues as a
     forward-head episode at once (if it lasts ``exit_s``). So a slowly deepening slouch is a forward-head episode
-    first, then a slouch.
+    first, then a slouch. An episode is confirmed on a judged sample (a dwell clock that fills while posture is
+    not judged confirms on the next judged sample, as in the detector).
     """
     t = np.asarray(t_s, dtype=np.float64)
     n = t.shape[0]

@@ -221,3 +221,36 @@ def test_command_reports_the_calibration_in_json(capsys: pytest.CaptureFixture[s
     doc = json.loads(capsys.readouterr().out)
     assert doc["accel_cal_used"] is False
     assert doc["accel_cal"] is None
+
+
+@pytest.mark.parametrize("reach_at_s", [20.0, 28.0, 29.9, 31.0])
+def test_product_truth_confirms_where_the_detector_does_around_a_reach(reach_at_s: float) -> None:
+    """A slouch held at 20 deg with a 5-s reach in it: the dwell clock runs through the reach (it was beyond the
+    threshold before), and an episode whose clock fills during the reach is confirmed on the first judged sample
+    after it, in the truth as in the detector."""
+    from posturebuddy.model import Activity, PostureAngles
+    from posturebuddy.posture import PostureDetector
+    from posturebuddy.posture.events import EpisodeStarted
+    from posturebuddy.posture.settings import DetectorSettings
+    from simulators.wearer.behaviours import P_MOVING
+
+    t = np.round(np.arange(0.0, 60.0, 0.1), 6)
+    flexion = np.full(t.shape, 20.0)
+    code = np.full(t.shape, P_UPRIGHT, dtype=np.int8)  # judged (its flexion decides)
+    reach = (t >= reach_at_s) & (t < reach_at_s + 5.0)
+    code[reach] = P_MOVING
+    settings = DetectorSettings()
+    thresholds = ProductThresholds.from_detector(settings)
+    truth = [e for e in product_alert_episodes(t, flexion, code, thresholds) if e.posture == "slouch"]
+    assert len(truth) == 1
+    detector = PostureDetector(settings)
+    started = []
+    for ti, f, moving in zip(t.tolist(), flexion.tolist(), reach.tolist(), strict=True):
+        angles = PostureAngles(ti, f, 0.0, f)
+        frame = detector.update(ti, angles, Activity.FIDGET if moving else Activity.STILL, 0.0)
+        started += [e.t_s for e in frame.events if isinstance(e, EpisodeStarted) and e.episode.kind == "slouch"]
+    assert len(started) == 1
+    assert truth[0].confirmed_s == pytest.approx(started[0], abs=0.11)  # one sample
+    first_judged_after_reach = float(t[~reach & (t >= reach_at_s)][0])
+    if reach_at_s < thresholds.dwell_s < reach_at_s + 5.0:
+        assert truth[0].confirmed_s == pytest.approx(first_judged_after_reach)

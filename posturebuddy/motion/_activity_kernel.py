@@ -566,11 +566,20 @@ def activity_codes(
                                         nb += 1
                             if nb >= 3 and na > 0:
                                 covers_start = start == burst_start
+                                # _swung_forward: passes min_swing_deg from below, or rises by it from its lowest.
                                 sw = be[0]
-                                for q in range(1, nb):
+                                lowest = be[0]
+                                swung = False
+                                for q in range(nb):
                                     if be[q] > sw:
                                         sw = be[q]
-                                if prov_kind != 0 or not (sw < min_swing_deg or be[0] >= min_swing_deg):
+                                    if be[q] < lowest:
+                                        lowest = be[q]
+                                    if be[q] - lowest >= min_swing_deg:
+                                        swung = True
+                                if be[0] < min_swing_deg <= sw:
+                                    swung = True
+                                if prov_kind != 0 or swung:
                                     off_end = after_sum / na
                                     off_start = offset_before_burst
                                     if not (covers_start and math.isfinite(off_start)):

@@ -16,7 +16,10 @@ sitting down are recognised **from the transitions** and from **gait**, never fr
   is known to be zero at *both* ends, so the mean of the acceleration residual over the burst is removed (the
   two-sided zero-velocity update) and the *net* height change, still to still, decides (a reach goes down and
   comes back: net zero, however far down it went). Either way a transition also needs the
-  trunk to have swung forward by at least ``min_swing_deg`` (rising from a chair is impossible without it).
+  trunk to have swung forward by at least ``min_swing_deg`` within the window (rising from a chair is impossible
+  without it): its excursion from the still posture passes that from below, or rises by that much from its lowest
+  point in the window (the end of a walk can leave an accelerometer-derived tilt 15 deg off just before the
+  wearer stops and sits down).
   Rising is only looked for while seated, sitting down only while on the feet.
 * **Vertical acceleration**. The accelerometer measures the specific force ``a = g_up + l`` (tag frame, g), with
   ``l`` the linear acceleration. Its magnitude is ``|a| = sqrt((1 + l_v)^2 + l_h^2) ~ 1 + l_v + l_h^2 / 2``: the
@@ -553,8 +556,7 @@ class ActivityClassifier:
         if len(before) < 3 or not after:
             return
         covers_start = start == self._burst_start
-        swing = max(r[2] for r in before)
-        if prov is None and (swing < st.min_swing_deg or before[0][2] >= st.min_swing_deg):
+        if prov is None and not _swung_forward(before, st.min_swing_deg):
             return
         # The still-time |a| depends on the orientation (accelerometer bias and scale): the offset is measured
         # after the burst and, if the burst started still within the window, before it, and interpolated in time.
@@ -801,6 +803,23 @@ class ActivityClassifier:
             tilt_excursion_deg=self._excursion,
             transition=transition,
         )
+
+
+def _swung_forward(rows: Sequence[tuple[float, float, float]], min_deg: float) -> bool:
+    """Whether the trunk swung forward by ``min_deg`` (degrees) within ``rows`` (``(t, ..., excursion from the still
+    posture in degrees)``): the excursion passes ``min_deg`` having started below it, or rises by ``min_deg`` from
+    its lowest point before. The second form is for a window that opens while the trunk is still tilted by the
+    movement before it: the last steps of a walk tilt an accelerometer-derived up vector by 10-15 degrees, and a
+    wearer who stops and sits down at once swings forward from there."""
+    lowest = math.inf
+    highest = -math.inf
+    for row in rows:
+        exc = row[2]
+        lowest = min(lowest, exc)
+        highest = max(highest, exc)
+        if exc - lowest >= min_deg:
+            return True
+    return rows[0][2] < min_deg <= highest
 
 
 def _integrate_back(

@@ -16,6 +16,7 @@ from posturebuddy.motion.activity import (
     ActivityClassifier,
     ActivitySeries,
     ActivitySettings,
+    _swung_forward,
     classify_activity_batch,
 )
 from simulators.wearer import simulate
@@ -383,3 +384,25 @@ def test_run_codes_equals_step() -> None:
         ok.tolist(),
     )
     assert got == want
+
+
+# The trunk's excursion from the still posture (degrees) over the last 4 s before a micro:bit wearer, back in radio
+# range in the middle of a walk, stopped and sat straight down (the simulator's 8-hour day, seed 1): the window opens
+# while the accelerometer-derived tilt is still 15 deg off from the walk, falls back, then the sit-down swings it.
+_STOP_AND_SIT = [15.2, 15.1, 14.1, 12.2, 9.6, 7.1, 5.2, 3.8, 3.2, 3.3, 2.4, 3.1, 7.7, 13.5, 18.6, 21.0, 20.4, 17.1]
+_STOP_AND_SIT += [12.4, 8.2, 5.4, 3.9, 2.9, 2.2, 1.6, 1.1, 0.7, 0.3, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("excursions", "swung"),
+    [
+        (_STOP_AND_SIT, True),  # rises 18.8 deg from its lowest point: a swing within the window
+        ([0.5, 4.0, 12.0, 19.0, 10.0, 1.0], True),  # passes 15 deg from below
+        ([16.0, 15.5, 14.0, 12.0, 9.0, 7.0], False),  # only comes back from a lean begun before the window
+        ([15.2, 9.0, 6.0, 12.0, 16.0, 18.0], False),  # 12 deg up from its lowest: not enough
+        ([2.0, 6.0, 9.0, 12.0, 9.0, 3.0], False),  # a small bend
+    ],
+)
+def test_a_transition_needs_a_forward_swing_within_its_window(excursions: list[float], swung: bool) -> None:
+    rows = [(0.1 * k, 1.0, e) for k, e in enumerate(excursions)]
+    assert _swung_forward(rows, ActivitySettings().min_swing_deg) is swung

@@ -293,6 +293,28 @@ class PostureEngine:
             self._slip.start_check(SlipCause.PUT_ON, reference.t_s)
         return [CalibrationChanged(reference.t_s, reference=reference, how=how)]
 
+    def learn_again_near(self) -> bool:
+        """Learn the automatic reference in use again, from still sitting within
+        :attr:`EngineSettings.relearn_near_deg` of it only; it stays in use until the new capture completes, which
+        is then refined as usual. Meant for a reference remembered from an earlier wearing: a tag is never stuck on
+        exactly as the day before, and the limit keeps a wearer who starts the day reclined or slouched from
+        teaching that posture (the capture waits until they sit near their old upright).
+
+        Returns whether a capture started: not for a reference the wearer made, without a reference, with
+        ``relearn_after_slip`` off or ``relearn_near_deg`` 0, or while a capture the wearer asked for goes on."""
+        st = self.settings
+        reference = self.reference
+        if (
+            reference is None
+            or not self._auto_reference
+            or not st.relearn_after_slip
+            or st.relearn_near_deg <= 0.0
+            or (self._capture is not None and self._capture_how != AUTO_HOW)
+        ):
+            return False
+        self._start_relearn((reference.up_tag, st.relearn_near_deg))
+        return True
+
     def set_accel_calibration(self, calibration: AccelCalibration | None) -> None:
         """Correct every accelerometer reading by ``calibration`` from now on (``None``: use the raw readings).
 

@@ -399,9 +399,13 @@ class LiveSession:
             log.info("using the calibration remembered for %s (%s)", marker.address, stored.how)
             ref = replace(stored.reference, t_s=marker.t_s)
             learned = stored.how in AUTOMATIC_HOWS  # an automatic one from an earlier session may be re-learned
-            # Not checked against today's placement yet (check_placement): a 120-s check at session start would
-            # fire on a wearer who starts the day reclined (see docs/engine.md, "A remembered reference").
             self._publish_all(self.engine.set_reference(ref, how="stored", learned=learned))
+            # Today's placement: an automatic reference is learned again from the first still sitting near it (a
+            # re-stick moves the tag a degree or two; the limit passes over a wearer who starts reclined). The
+            # slip check at once (check_placement) is not used: with no evidence of handling it would take a
+            # long recline for a re-stick (docs/engine.md, "Checking a remembered reference").
+            if learned:
+                self.engine.learn_again_near()
 
     def _remember_calibration(self, event: CalibrationChanged) -> None:
         """A new reference was made on this tag: remember it for the next session."""

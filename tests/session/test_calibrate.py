@@ -15,8 +15,10 @@ from rich.console import Console
 from posturebuddy.commands.calibrate import HOW_LEAN, HOW_UPRIGHT, calibrate_session
 from posturebuddy.commands.demo import open_demo_session
 from posturebuddy.motion.calibration import CalibrationMethod, ForwardMethod, UprightReference
+from posturebuddy.motion.orientation import tilt_angle_deg
 from posturebuddy.session.calibration_store import FILE_NAME, CalibrationStore
-from posturebuddy.session.engine import CalibrationChanged
+from posturebuddy.session.engine import AUTO_HOW, CalibrationChanged, PostureEngine
+from posturebuddy.session.live import LiveSession
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 UI_SCENARIOS = Path(__file__).parents[1] / "ui" / "scenarios"
@@ -106,6 +108,33 @@ async def test_the_calibrate_steps_over_the_simulator_store_upright_and_forward_
     assert cos > 0.9
 
 
+async def _calibration_changes(session: LiveSession, count: int) -> list[CalibrationChanged]:
+    """Run ``session`` until it has published ``count`` calibration changes (30 s at most); return them."""
+    subscription = session.bus.subscribe("test")
+    stop = asyncio.Event()
+    task = asyncio.create_task(session.run(stop))
+    changes: list[CalibrationChanged] = []
+    try:
+        async with asyncio.timeout(30.0):
+            async for item in subscription:
+                if isinstance(item, CalibrationChanged):
+                    changes.append(item)
+                    if len(changes) == count:
+                        break
+    finally:
+        stop.set()
+        await task
+    return changes
+
+
+async def _next_session(data: Path, count: int) -> tuple[list[CalibrationChanged], PostureEngine]:
+    """A new demo session on the same simulated tag with the calibrations remembered in ``data``: its first
+    ``count`` calibration changes and its engine."""
+    async with open_demo_session(scenario=UI_SCENARIOS / "quick_upright.toml", speed=4.0, rate_hz=25.0) as session:
+        session.calibrations = CalibrationStore(data)
+        return await _calibration_changes(session, count), session.engine
+
+
 @pytest.mark.asyncio
 async def test_a_session_starts_with_the_remembered_calibration_and_saves_a_new_one(tmp_path: Path) -> None:
     store = CalibrationStore(tmp_path)
@@ -118,22 +147,11 @@ async def test_a_session_starts_with_the_remembered_calibration_and_saves_a_new_
     assert saved is not None
     assert saved.how == HOW_UPRIGHT
 
-    async with open_demo_session(scenario=UI_SCENARIOS / "quick_upright.toml", speed=4.0, rate_hz=25.0) as second:
-        second.calibrations = CalibrationStore(tmp_path)
-        subscription = second.bus.subscribe("test")
-        stop = asyncio.Event()
-        task = asyncio.create_task(second.run(stop))
-        changes: list[CalibrationChanged] = []
-        async with asyncio.timeout(30.0):
-            async for item in subscription:
-                if isinstance(item, CalibrationChanged):
-                    changes.append(item)
-                    break
-        stop.set()
-        await task
+    changes, engine = await _next_session(tmp_path, 1)
     assert [c.how for c in changes] == ["stored"]
     assert changes[0].reference.up_tag == saved.reference.up_tag
-    assert second.engine.reference is not None
+    assert engine.reference is not None
+    assert engine.learn_again_near() is False  # the wearer's own calibration is theirs to renew
 
 
 def test_calibrate_list_and_forget_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,3 +170,21 @@ def test_calibrate_list_and_forget_from_the_command_line(capsys: pytest.CaptureF
     assert main(["calibrate", "--forget", "--address", "f0:00:00:00:00:07"]) == 0
     assert "Forgot the calibration of F0:00:00:00:00:07" in capsys.readouterr().out
     assert CalibrationStore(data_dir()).get("f0:00:00:00:00:07") is None
+
+
+@pytest.mark.asyncio
+async def test_a_remembered_automatic_calibration_is_learned_again_near_it(tmp_path: Path) -> None:
+    """The first session learns the upright by itself and remembers it; the next starts with it and learns it
+    again from the first still sitting near it (the tag is never stuck on exactly as the day before)."""
+    store = CalibrationStore(tmp_path)
+    async with open_demo_session(scenario=UI_SCENARIOS / "quick_upright.toml", speed=4.0, rate_hz=25.0) as first:
+        first.calibrations = store
+        learned = await _calibration_changes(first, 1)
+    assert [c.how for c in learned] == [AUTO_HOW]
+    saved = store.get("F8:00:00:00:00:01")
+    assert saved is not None
+    assert saved.how == AUTO_HOW
+
+    changes, _ = await _next_session(tmp_path, 2)
+    assert [c.how for c in changes] == ["stored", AUTO_HOW]
+    assert tilt_angle_deg(changes[1].reference.up_tag, saved.reference.up_tag) < 4.0

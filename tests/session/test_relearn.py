@@ -13,7 +13,7 @@ from test_analyze import COMPARED, _key
 from posturebuddy.devices import TagFamily, get_family
 from posturebuddy.model import Sample
 from posturebuddy.model.events import Event
-from posturebuddy.motion.calibration import SlipCause
+from posturebuddy.motion.calibration import SlipCause, UprightReference
 from posturebuddy.motion.orientation import tilt_angle_deg
 from posturebuddy.session.analyze import AnalysisResult, ReferenceSource, analyze_samples, decode_items, stream_events
 from posturebuddy.session.decoding import PacketDecoder
@@ -256,3 +256,47 @@ def test_learning_again_anywhere_would_take_the_slouch(restuck_slightly: Path) -
     slouch_start, slouch_end = _segment_host_s("slouch")
     assert slouch_start < changes[2].t_s < slouch_end
     assert _late_error_deg(restuck_slightly, unlimited, SLIGHTLY) > 5.0
+
+
+def _remembered(path: Path, learned: bool, start_s: float) -> tuple[UprightReference, PostureEngine, list[Event]]:
+    """A new session on restuck_slightly's samples from ``start_s`` (after the put-back) that starts with the
+    reference learned before the tag came off, remembered as automatic (``learned``) or made by the wearer, and
+    asks the engine to learn it again near that one. Returns the remembered reference, the engine, its events."""
+    settings = EngineSettings()
+    family, items = _items(path)
+    first = [e for e in _stream(path, settings) if isinstance(e, CalibrationChanged)][1].reference  # refined
+    today = _after(items, start_s=start_s)
+    engine = PostureEngine(settings, family=family)
+    engine.set_reference(replace(first, t_s=today[0].t_s), how="stored", learned=learned)
+    assert engine.learn_again_near() is learned
+    return first, engine, stream_events(today, engine)
+
+
+def test_a_remembered_automatic_reference_is_learned_again_near_it(restuck_slightly: Path) -> None:
+    """Yesterday's automatic reference, today's tag ~2 deg differently: re-learned from the first still upright
+    sitting, and today's angles are right."""
+    _, off_end = _segment_host_s("tag_removed")
+    first, engine, events = _remembered(restuck_slightly, learned=True, start_s=335.0)
+    changes = [e for e in events if isinstance(e, CalibrationChanged)]
+    assert [c.how for c in changes] == [AUTO_HOW, REFINED_HOW]
+    assert changes[0].t_s < off_end + 30.0
+    assert engine.reference is not None
+    assert 1.0 < tilt_angle_deg(engine.reference.up_tag, first.up_tag) < 3.0
+    assert not [e for e in events if isinstance(e, TagSlipSuspected)]
+
+
+def test_a_day_that_starts_slouched_is_not_learned_as_upright(restuck_slightly: Path) -> None:
+    """Starting in the slouch held still: nothing within 4 deg of the remembered upright until the wearer sits up."""
+    slouch_start, slouch_end = _segment_host_s("slouch")
+    recording_start, _ = _segment_host_s("upright")
+    _, _, events = _remembered(restuck_slightly, learned=True, start_s=slouch_start - recording_start + 20.0)
+    changes = [e for e in events if isinstance(e, CalibrationChanged)]
+    assert [c.how for c in changes] == [AUTO_HOW, REFINED_HOW]
+    assert changes[0].t_s > slouch_end
+
+
+def test_a_remembered_calibration_the_wearer_made_is_not_learned_again(restuck_slightly: Path) -> None:
+    first, engine, events = _remembered(restuck_slightly, learned=False, start_s=335.0)
+    assert not [e for e in events if isinstance(e, CalibrationChanged)]
+    assert engine.reference is not None
+    assert engine.reference.up_tag == first.up_tag

@@ -19,9 +19,10 @@ Sitting clock
 
 Breaks
     Time away from the chair starts with the first sample on one's feet (``sit_to_stand``, ``standing``,
-    ``walking``) or without data (once the wearer has been seen seated: a tag not yet worn is not a break), and
-    ends once the wearer has been seen seated again for ``sit_back_s`` (it
-    ends where that seated run began). Missing data inside it is bridged: walking out of radio range is still
+    ``walking``; standing or rising while this sample's class is ``away``, the tag lying off the body, is a tag
+    taken off, not a wearer on their feet) or without data (once the wearer has been seen seated: a tag not yet
+    worn is not a break), and ends once the wearer has been seen seated again for ``sit_back_s`` (it ends where
+    that seated run began). Missing data inside it is bridged: walking out of radio range is still
     a break. It becomes a break (``BreakStarted``) when the tag sees standing or walking (``on_feet``; a
     ``sit_to_stand`` alone, e.g. a shuffle in the chair, is not enough), or when data has been missing for
     ``away_break_s`` (``away``: the tag is off or out of range, say at lunch; a 30-s dropout is not a break).
@@ -74,6 +75,7 @@ _ON_FEET = frozenset({Activity.SIT_TO_STAND, Activity.STANDING, Activity.WALKING
 _UP_AND_ABOUT = frozenset({Activity.STANDING, Activity.WALKING})
 _SEATED = frozenset({Activity.STILL, Activity.FIDGET})
 _NO_DATA = Activity.NO_DATA
+_WALKING = Activity.WALKING
 _AWAY = PostureClass.AWAY
 _POSTURE_PROMPTS: dict[PostureClass, PromptKind] = {
     PostureClass.FORWARD_HEAD: PromptKind.CHIN_TUCK,
@@ -470,7 +472,9 @@ class Coach:
         events: list[Event],
     ) -> None:
         p = self.policy
-        on_feet = activity in _ON_FEET
+        # A tag lying off the body (class away) that the activity stage calls standing is a tag on the desk, not a
+        # wearer on their feet; walking (steps) is believed.
+        on_feet = activity in _ON_FEET and (instant != _AWAY or activity == _WALKING)
         absent = not on_feet and (activity == _NO_DATA or instant == _AWAY)
         seated = activity in _SEATED and not absent
 

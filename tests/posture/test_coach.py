@@ -499,3 +499,18 @@ def test_coach_replay_is_deterministic() -> None:
     first = once()
     assert first
     assert first == once()
+
+
+@pytest.mark.parametrize(("off_s", "kind"), [(180.0, None), (400.0, BreakKind.AWAY)])
+def test_a_tag_taken_off_and_left_on_the_desk_is_not_a_wearer_on_their_feet(
+    off_s: float, kind: BreakKind | None
+) -> None:
+    """Taking the tag off can look like standing up to the activity stage, and a tag lying still reads as
+    "standing" (no steps). Lying 77 deg from upright it is off the body: time away (a break only after
+    ``away_break_s``, as when it is out of range), never an on-feet break, and never sitting."""
+    r = make(CoachPolicy(sitting_limit_s=3600.0, min_break_s=60.0, away_break_s=300.0))
+    r.feed([Seg(300.0)], rate_hz=1.0)
+    events = r.feed([Seg(off_s, flexion_deg=77.0, activity=Activity.STANDING), Seg(60.0)], rate_hz=1.0)
+    assert [b.kind for b in of_type(events, BreakStarted)] == ([] if kind is None else [kind])
+    assert [b.kind for b in of_type(events, BreakCredited)] == ([] if kind is None else [kind])
+    assert r.coach.state.sitting_s == pytest.approx(360.0 if kind is None else 60.0, abs=1.5)

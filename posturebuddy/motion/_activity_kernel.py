@@ -567,8 +567,8 @@ def activity_codes(
                             if nb >= 3 and na > 0:
                                 covers_start = start == burst_start
                                 # _swung_forward: passes min_swing_deg from below, or rises by it from its lowest.
-                                sw = be[0]
-                                lowest = be[0]
+                                sw = -math.inf
+                                lowest = math.inf
                                 swung = False
                                 for q in range(nb):
                                     if be[q] > sw:

@@ -810,7 +810,8 @@ def _swung_forward(rows: Sequence[tuple[float, float, float]], min_deg: float) -
     posture in degrees)``): the excursion passes ``min_deg`` having started below it, or rises by ``min_deg`` from
     its lowest point before. The second form is for a window that opens while the trunk is still tilted by the
     movement before it: the last steps of a walk tilt an accelerometer-derived up vector by 10-15 degrees, and a
-    wearer who stops and sits down at once swings forward from there."""
+    wearer who stops and sits down at once swings forward from there. The excursion is an angle without a sign,
+    so a swing backwards or sideways counts as well; the height change decides the rest."""
     lowest = math.inf
     highest = -math.inf
     for row in rows:

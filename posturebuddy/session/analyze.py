@@ -594,6 +594,8 @@ def _capture_reference(
     capture: UprightCapture | None = UprightCapture(settings=settings.capture)
     refiner: UprightRefiner | None = None
     slip: SlipDetector | None = None
+    anchor: UprightReference | None = None  # as the engine's: the last reference not learned near another
+    refining_near = False
     track_slips = settings.relearn_after_slip  # every reference here is automatic, so a slip means re-learning
     hint = _forward_hint(family)
     still_l = still.tolist()
@@ -605,14 +607,19 @@ def _capture_reference(
             if refined is not None:
                 out.append((i, refined, REFINED_HOW))
                 slip = SlipDetector(refined) if track_slips else None
+                if not refining_near:
+                    anchor = refined
             if refiner.finished:
                 refiner = None
         if capture is not None:
             capture.update(est, t_i)
             captured = capture.captured
             if captured is not None:
+                refining_near = capture.near is not None
                 capture = None
                 ref = captured.reference(hint, t_i)
+                if not refining_near:
+                    anchor = ref
                 out.append((i, ref, AUTO_HOW))
                 slip = SlipDetector(ref) if track_slips else None
                 refiner = UprightRefiner(ref, settings.refine) if settings.refine.still_s > 0.0 else None
@@ -623,10 +630,13 @@ def _capture_reference(
                     # event, so it finds nothing more until then.
                     capture = UprightCapture(settings=settings.capture)
                     refiner = None
-                elif slip.pop_put_back() is not None and settings.relearn_near_deg > 0.0:
-                    capture = UprightCapture(
-                        settings=settings.capture, near=(slip.reference.up_tag, settings.relearn_near_deg)
-                    )
+                elif (
+                    (shift := slip.pop_put_back()) is not None
+                    and shift >= settings.relearn_min_shift_deg
+                    and settings.relearn_near_deg > 0.0
+                    and anchor is not None
+                ):
+                    capture = UprightCapture(settings=settings.capture, near=(anchor.up_tag, settings.relearn_near_deg))
                     refiner = None
         elif capture is None and refiner is None:
             break

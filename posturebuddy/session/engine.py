@@ -87,7 +87,12 @@ class EngineSettings:
             recline held still meanwhile is not taken for the new upright. 4 deg: the check's 3 deg plus the
             wearer's still sway (~0.5 deg RMS, docs/engine.md). A re-stick moves the tag by a degree or two
             (2.8 deg on the simulator's 8-hour day), which otherwise stays in every angle for the rest of the
-            session. 0 turns this off.
+            session. 0 turns this off. Every such learning stays within this limit of the *anchor*: the last
+            reference set or learned afresh (not near), so that a run of them cannot walk the upright away
+            (:attr:`PostureEngine.learned_near`).
+        relearn_min_shift_deg: a put-back whose shift is below this, degrees, is not worth learning again: the
+            capture's own error is 0.1-0.5 deg, and a wearer who lay down or bent far over without taking the tag
+            off also ends such a check, with a shift of a few tenths of a degree.
         utc_offset_s: local time offset for working hours and "today", seconds.
         snapshot_period_s: sample time between two :class:`EngineSnapshot` events, seconds.
         judge_period_s: posture is judged (detector and coach) on the first item of each bin of this much sample
@@ -103,6 +108,7 @@ class EngineSettings:
     auto_calibrate: bool = True
     relearn_after_slip: bool = True
     relearn_near_deg: float = 4.0
+    relearn_min_shift_deg: float = 1.0
     utc_offset_s: float = 0.0
     snapshot_period_s: float = 0.1
     judge_period_s: float = 0.1
@@ -110,6 +116,12 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.judge_period_s) and self.judge_period_s >= 0.0):
             msg = f"EngineSettings.judge_period_s = {self.judge_period_s!r} is not allowed: expected seconds >= 0"
+            raise ValueError(msg)
+        if not (math.isfinite(self.relearn_min_shift_deg) and self.relearn_min_shift_deg >= 0.0):
+            msg = (
+                f"EngineSettings.relearn_min_shift_deg = {self.relearn_min_shift_deg!r} is not allowed: "
+                "expected degrees >= 0"
+            )
             raise ValueError(msg)
         if not (math.isfinite(self.relearn_near_deg) and self.relearn_near_deg >= 0.0):
             msg = f"EngineSettings.relearn_near_deg = {self.relearn_near_deg!r} is not allowed: expected degrees >= 0"
@@ -248,7 +260,10 @@ class PostureEngine:
         )
         self._capture_how = AUTO_HOW
         self._refiner: UprightRefiner | None = None
+        self._refining_near = False  # the refiner refines a capture learned near the anchor
         self._auto_reference = False
+        self._anchor: UprightReference | None = reference  # what learning "near" stays near
+        self._learned_near = False
         self._last_tilt: TiltEstimate | None = None
         self._last_activity: ActivityFrame | None = None
         self._last_frame: DetectorFrame | None = None
@@ -288,6 +303,8 @@ class PostureEngine:
             self._refiner = None
         self._auto_reference = how in AUTOMATIC_HOWS if learned is None else learned
         self.reference = reference
+        self._anchor = reference
+        self._learned_near = False
         self._slip = SlipDetector(reference)
         if check_placement:
             self._slip.start_check(SlipCause.PUT_ON, reference.t_s)
@@ -303,16 +320,16 @@ class PostureEngine:
         Returns whether a capture started: not for a reference the wearer made, without a reference, with
         ``relearn_after_slip`` off or ``relearn_near_deg`` 0, or while a capture the wearer asked for goes on."""
         st = self.settings
-        reference = self.reference
+        anchor = self._anchor
         if (
-            reference is None
+            anchor is None
             or not self._auto_reference
             or not st.relearn_after_slip
             or st.relearn_near_deg <= 0.0
             or (self._capture is not None and self._capture_how != AUTO_HOW)
         ):
             return False
-        self._start_relearn((reference.up_tag, st.relearn_near_deg))
+        self._start_relearn((anchor.up_tag, st.relearn_near_deg))
         return True
 
     def set_accel_calibration(self, calibration: AccelCalibration | None) -> None:
@@ -345,6 +362,14 @@ class PostureEngine:
     def coach_state(self) -> CoachState:
         """The coach's current state."""
         return self._coach.state
+
+    @property
+    def learned_near(self) -> bool:
+        """Whether the reference in use was learned near an earlier one (:meth:`learn_again_near`, or after a
+        put-back) rather than set or learned afresh. Such a reference is not worth remembering for the next
+        session: every later "near" learning stays near the earlier one (the anchor), so that a run of them, each
+        off by a little, cannot walk the upright away."""
+        return self._learned_near
 
     @property
     def slip_check(self) -> SlipCause | None:
@@ -395,7 +420,7 @@ class PostureEngine:
         if self._refiner is not None:
             refined = self._refiner.update(tilt, activity.activity is Activity.STILL, t)
             if refined is not None:
-                events.extend(self.set_reference(refined, how=REFINED_HOW))
+                events.extend(self._adopt(refined, REFINED_HOW, near=self._refining_near))
             if self._refiner.finished:
                 self._refiner = None
         if self._capture is not None:
@@ -430,14 +455,31 @@ class PostureEngine:
             if may_relearn:
                 self._start_relearn(None)
             return [TagSlipSuspected(t, slip=slip, relearning=may_relearn)]
-        if slip_detector.pop_put_back() is not None and may_relearn and st.relearn_near_deg > 0.0:
-            self._start_relearn((slip_detector.reference.up_tag, st.relearn_near_deg))
+        shift = slip_detector.pop_put_back()
+        anchor = self._anchor
+        if (
+            shift is not None
+            and shift >= st.relearn_min_shift_deg
+            and may_relearn
+            and st.relearn_near_deg > 0.0
+            and anchor is not None
+        ):
+            self._start_relearn((anchor.up_tag, st.relearn_near_deg))
         return []
 
     def _start_relearn(self, near: tuple[Vec3, float] | None) -> None:
         self._capture = UprightCapture(settings=self.settings.capture, near=near)
         self._capture_how = AUTO_HOW
         self._refiner = None  # refining the old capture would cancel the new one
+
+    def _adopt(self, reference: UprightReference, how: str, *, near: bool) -> list[Event]:
+        """Use a reference the engine learned; one learned ``near`` the anchor keeps the anchor."""
+        anchor = self._anchor
+        events = self.set_reference(reference, how=how)
+        if near:
+            self._anchor = anchor
+            self._learned_near = True
+        return events
 
     def _calibration_step(self, tilt: TiltEstimate | None, t: float) -> list[Event]:
         capture = self._capture
@@ -451,9 +493,11 @@ class PostureEngine:
             self._capture = None
             hint = self.family.forward_axis if self.family and self.family.forward_axis else DEFAULT_FORWARD_HINT
             reference = captured.reference(hint, t)
-            events.extend(self.set_reference(reference, how=self._capture_how))
+            near = capture.near is not None
+            events.extend(self._adopt(reference, self._capture_how, near=near))
             if self._capture_how == AUTO_HOW and self.settings.refine.still_s > 0.0:
                 self._refiner = UprightRefiner(reference, self.settings.refine)
+                self._refining_near = near
         return events
 
     def _judge(

@@ -462,7 +462,13 @@ def _level_runs(
         confirmed = float(t[s + k + int(judged_after[0])]) if judged_after.size else math.nan
         last_judged = np.flatnonzero(judged[s:e])
         end = float(t[s + int(last_judged[-1])] + dt[s + int(last_judged[-1])]) if last_judged.size else float(t[s])
-        raw.append((float(t[s]), confirmed, end, float(clock[-1]) if clock.size else 0.0))
+        # A run that is never confirmed is worth what its clock held at its last judged sample: the clock may
+        # have run on through a final unjudged stretch that no detector can confirm in.
+        if math.isnan(confirmed) and last_judged.size:
+            held = float(clock[int(last_judged[-1])])
+        else:
+            held = float(clock[-1]) if clock.size else 0.0
+        raw.append((float(t[s]), confirmed, end, held))
     merged: list[tuple[float, float, float, float]] = []
     for run in raw:
         if merged:

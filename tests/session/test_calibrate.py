@@ -185,6 +185,10 @@ async def test_a_remembered_automatic_calibration_is_learned_again_near_it(tmp_p
     assert saved is not None
     assert saved.how == AUTO_HOW
 
-    changes, _ = await _next_session(tmp_path, 2)
+    changes, engine = await _next_session(tmp_path, 2)
     assert [c.how for c in changes] == ["stored", AUTO_HOW]
     assert tilt_angle_deg(changes[1].reference.up_tag, saved.reference.up_tag) < 4.0
+    assert engine.learned_near
+    kept = CalibrationStore(tmp_path).get("F8:00:00:00:00:01")
+    assert kept is not None  # the remembered one stays the anchor for the next session, not today's
+    assert kept.reference.up_tag == saved.reference.up_tag

@@ -231,6 +231,10 @@ def test_a_tag_put_back_a_little_differently_is_learned_again_near_the_old_uprig
     assert changes[2].t_s < slouch_end + 60.0  # ...but as soon as the wearer sits upright again
     moved = tilt_angle_deg(changes[3].reference.up_tag, changes[1].reference.up_tag)
     assert 1.0 < moved < 3.0
+    family, items = _items(restuck_slightly)
+    engine = PostureEngine(settings, family=family)
+    stream_events(items, engine)
+    assert engine.learned_near  # learned near the first one, which stays the anchor
 
     batch_events, result = _batch(restuck_slightly, settings)
     assert [t for t, _ in result.references] == pytest.approx([c.t_s for c in changes], abs=1e-9)
@@ -243,6 +247,13 @@ def test_a_tag_put_back_a_little_differently_is_learned_again_near_the_old_uprig
 
     relearned = _late_error_deg(restuck_slightly, settings, SLIGHTLY)
     kept = _late_error_deg(restuck_slightly, replace(settings, relearn_near_deg=0.0), SLIGHTLY)
+    # A put-back below relearn_min_shift_deg is not learned again.
+    big = replace(settings, relearn_min_shift_deg=5.0)
+    assert [c.how for c in _stream(restuck_slightly, big) if isinstance(c, CalibrationChanged)] == [
+        AUTO_HOW,
+        REFINED_HOW,
+    ]
+    assert _batch(restuck_slightly, big)[1].reference_note.count("re-learned") == 0
     print(f"\nangle error after the put-back: re-learned {relearned:.2f} deg, kept {kept:.2f} deg")
     assert relearned < 0.5
     assert kept > 1.0

@@ -10,6 +10,7 @@ import pytest
 
 from posturebuddy.motion.calibration import CalibrationError
 from posturebuddy.motion.orientation import AccelFit
+from posturebuddy.posture.settings import DetectorSettings
 from simulators.eval import (
     ACCEL_CAL_SCENARIO,
     TABLE_HEADER,
@@ -124,7 +125,6 @@ def test_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_product_truth_follows_the_product_thresholds() -> None:
     """The product-definition truth moves with the thresholds it is given (one shared definition)."""
-    from posturebuddy.posture.settings import DetectorSettings
     from simulators.wearer import simulate
 
     rec = simulate("slouchy_afternoon", device="ideal", rate_hz=10.0, duration_s=900)
@@ -231,7 +231,6 @@ def test_product_truth_confirms_where_the_detector_does_around_a_reach(reach_at_
     from posturebuddy.model import Activity, PostureAngles
     from posturebuddy.posture import PostureDetector
     from posturebuddy.posture.events import EpisodeStarted
-    from posturebuddy.posture.settings import DetectorSettings
     from simulators.wearer.behaviours import P_MOVING
 
     t = np.round(np.arange(0.0, 60.0, 0.1), 6)
@@ -254,3 +253,17 @@ def test_product_truth_confirms_where_the_detector_does_around_a_reach(reach_at_
     first_judged_after_reach = float(t[~reach & (t >= reach_at_s)][0])
     if reach_at_s < thresholds.dwell_s < reach_at_s + 5.0:
         assert truth[0].confirmed_s == pytest.approx(first_judged_after_reach)
+
+
+def test_a_run_whose_clock_fills_only_after_posture_is_last_judged_is_not_a_sure_episode() -> None:
+    """20 deg for 26 s, then 15 s of movement (past the grace period), then upright: the clock would fill during
+    the movement, where no detector confirms. The truth must not hold it as an episode to be found (at most grey)."""
+    from simulators.wearer.behaviours import P_MOVING
+
+    t = np.round(np.arange(0.0, 80.0, 0.1), 6)
+    flexion = np.where(t < 26.0, 20.0, 0.0)
+    code = np.full(t.shape, P_UPRIGHT, dtype=np.int8)
+    code[(t >= 26.0) & (t < 41.0)] = P_MOVING
+    episodes = product_alert_episodes(t, flexion, code, ProductThresholds.from_detector(DetectorSettings()))
+    assert episodes  # 26 s at 20 deg: within the grey margin of the 30-s dwell
+    assert all(e.grey and not e.reached_dwell for e in episodes)

@@ -62,10 +62,13 @@ Captures, automatic references and slips
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 import numpy.typing as npt
@@ -1326,16 +1329,28 @@ class SlipDetector:
 
     def update(self, estimate: TiltEstimate | None) -> SlipEvent | None:
         """Feed one estimate; returns a :class:`SlipEvent` on the sample the slip is decided, else ``None``."""
-        if estimate is None or self._event is not None:
+        if estimate is None:
+            return None
+        u = estimate.up_tag
+        return self.update_row(estimate.t_s, u[0], u[1], u[2], estimate.motion_energy, estimate.initialising)
+
+    def update_row(
+        self, t: float, ux: float, uy: float, uz: float, motion_energy: float, initialising: bool
+    ) -> SlipEvent | None:
+        """:meth:`update` from the fields of an estimate (sample time s, up vector in the tag frame, motion
+        energy, initialising flag), for batch loops that need not build a :class:`TiltEstimate` per row."""
+        if self._event is not None:
             return None
         st = self._settings
-        t = estimate.t_s
         if not math.isnan(self._t_last) and t - self._t_last >= st.gap_s and self._cause is None:
             self._start(SlipCause.DATA_GAP, self._t_last)
         if math.isnan(self._t_last) or t > self._t_last:
             self._t_last = t
-        u = estimate.up_tag
-        if _angle_deg(u, self._u0) > st.extreme_deg:
+        u0 = self._u0
+        # Beyond an extreme_deg of 90 or more only with a negative dot product: the cheap test first.
+        if (st.extreme_deg < 90.0 or ux * u0[0] + uy * u0[1] + uz * u0[2] < 0.0) and _angle_deg(
+            (ux, uy, uz), u0
+        ) > st.extreme_deg:
             self._start(SlipCause.TAKEN_OFF, t)
         if math.isnan(self._chunk_t0) or t - self._chunk_t0 >= st.chunk_s or t < self._chunk_t0:
             result = self._close_chunk(t)
@@ -1345,14 +1360,69 @@ class SlipDetector:
             self._all_still = True
             if result is not None:
                 return result
-        if estimate.motion_energy < st.still_energy and not estimate.initialising:
-            self._sum[0] += u[0]
-            self._sum[1] += u[1]
-            self._sum[2] += u[2]
+        if motion_energy < st.still_energy and not initialising:
+            self._sum[0] += ux
+            self._sum[1] += uy
+            self._sum[2] += uz
             self._n += 1
         else:
             self._all_still = False
         return None
+
+    def feed_rows(
+        self,
+        t: Sequence[float],
+        ux: Sequence[float],
+        uy: Sequence[float],
+        uz: Sequence[float],
+        energy: Sequence[float],
+        rows: Sequence[int],
+        start: int,
+    ) -> tuple[int, SlipEvent | None]:
+        """:meth:`update_row` over ``rows[start:]`` of the columns (sample time s, up vector in the tag frame,
+        motion energy; ``rows``: indices of valid, settled rows in time order), in bulk between the rows that close
+        a chunk, with the same state and results as row by row. Stops at the first row whose update gave a
+        :class:`SlipEvent` or a put-back (:meth:`pop_put_back`): returns its position in ``rows`` and the event
+        (``None`` for a put-back); ``(len(rows), None)`` when none did.
+
+        Between two chunk closes nothing can be decided: a data gap (``gap_s`` >= ``chunk_s``) closes a chunk, so
+        the rows inside one only add to its sums, unless one lies beyond ``extreme_deg`` (then they go row by row).
+        """
+        st = self._settings
+        n = len(rows)
+        pos = start
+        bulk = st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0
+        while pos < n:
+            if self._event is not None:
+                return n, None  # nothing more is found until the reference changes
+            r = rows[pos]
+            event = self.update_row(t[r], ux[r], uy[r], uz[r], energy[r], False)
+            if event is not None or self._put_back is not None:
+                return pos, event
+            pos += 1
+            c0 = self._chunk_t0
+            end = bisect.bisect_left(rows, True, lo=pos, hi=n, key=lambda j: t[j] - c0 >= st.chunk_s)
+            if end == pos:
+                continue
+            inside = rows[pos:end]
+            u0 = self._u0
+            if not bulk or any(ux[j] * u0[0] + uy[j] * u0[1] + uz[j] * u0[2] < 0.0 for j in inside):
+                for j in inside:  # rare: the tag turned over
+                    self.update_row(t[j], ux[j], uy[j], uz[j], energy[j], False)
+            else:
+                still = [j for j in inside if energy[j] < st.still_energy]
+                if len(still) < len(inside):
+                    self._all_still = False
+                if still:  # the same additions, in the same order, as update_row's
+                    self._sum[0] = reduce(operator.add, [ux[j] for j in still], self._sum[0])
+                    self._sum[1] = reduce(operator.add, [uy[j] for j in still], self._sum[1])
+                    self._sum[2] = reduce(operator.add, [uz[j] for j in still], self._sum[2])
+                    self._n += len(still)
+                last = t[inside[-1]]
+                if math.isnan(self._t_last) or last > self._t_last:
+                    self._t_last = last
+            pos = end
+        return n, None
 
     def _start(self, cause: SlipCause, t: float) -> None:
         if self._cause in (SlipCause.TAKEN_OFF, SlipCause.DATA_GAP) and cause is SlipCause.STEP:

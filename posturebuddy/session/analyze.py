@@ -26,6 +26,7 @@ when the wearer sits up, a break prompt when a break is seen).
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 import warnings
@@ -54,6 +55,7 @@ from posturebuddy.motion.calibration import (
     CalibrationMethod,
     ForwardMethod,
     SlipDetector,
+    SlipEvent,
     UprightCapture,
     UprightReference,
     UprightRefiner,
@@ -599,7 +601,41 @@ def _capture_reference(
     track_slips = settings.relearn_after_slip  # every reference here is automatic, so a slip means re-learning
     hint = _forward_hint(family)
     still_l = still.tolist()
-    for i in np.flatnonzero(is_sample).tolist():
+    sample_rows = np.flatnonzero(is_sample)
+    # Where only the slip detector runs (most of a day) it is fed in bulk (SlipDetector.feed_rows) from plain
+    # lists of the valid, settled rows: no TiltEstimate per row.
+    t_l = t.tolist()
+    ux_l, uy_l, uz_l = (series.up_tag[:, k].tolist() for k in range(3))
+    energy_l = series.motion_energy.tolist()
+    settled = sample_rows[(valid & ~initialising)[sample_rows]]
+    settled_l = settled.tolist()
+
+    def next_capture(event: SlipEvent | None, detector: SlipDetector) -> UprightCapture | None:
+        """The capture the engine starts after this update of the slip detector: after a slip, or after a
+        put-back worth learning again (near the anchor); else ``None``."""
+        if event is not None:
+            return UprightCapture(settings=settings.capture)
+        shift = detector.pop_put_back()
+        if shift is None or shift < settings.relearn_min_shift_deg or settings.relearn_near_deg <= 0.0:
+            return None
+        if anchor is None:
+            return None
+        return UprightCapture(settings=settings.capture, near=(anchor.up_tag, settings.relearn_near_deg))
+
+    rows_l = sample_rows.tolist()
+    pos = 0
+    while pos < len(rows_l):
+        if capture is None and refiner is None and slip is not None:  # the slip detector alone: in bulk
+            k, event = slip.feed_rows(
+                t_l, ux_l, uy_l, uz_l, energy_l, settled_l, bisect.bisect_left(settled_l, rows_l[pos])
+            )
+            if k == len(settled_l):
+                break
+            capture = next_capture(event, slip)
+            pos = bisect.bisect_right(rows_l, settled_l[k])  # the next capture starts on the next sample
+            continue
+        i = rows_l[pos]
+        pos += 1
         est = series.estimate(i) if valid[i] else None
         t_i = float(t[i])
         if refiner is not None:
@@ -625,19 +661,11 @@ def _capture_reference(
                 refiner = UprightRefiner(ref, settings.refine) if settings.refine.still_s > 0.0 else None
         if slip is not None:
             if est is not None and not initialising[i]:
-                if slip.update(est) is not None:
-                    # The old reference stays in use until the new capture completes; the detector keeps its
-                    # event, so it finds nothing more until then.
-                    capture = UprightCapture(settings=settings.capture)
-                    refiner = None
-                elif (
-                    (shift := slip.pop_put_back()) is not None
-                    and shift >= settings.relearn_min_shift_deg
-                    and settings.relearn_near_deg > 0.0
-                    and anchor is not None
-                ):
-                    capture = UprightCapture(settings=settings.capture, near=(anchor.up_tag, settings.relearn_near_deg))
-                    refiner = None
+                # The old reference stays in use until the new capture completes; after a slip the detector keeps
+                # its event, so it finds nothing more until then.
+                new_capture = next_capture(slip.update(est), slip)
+                if new_capture is not None:
+                    capture, refiner = new_capture, None
         elif capture is None and refiner is None:
             break
     return out

@@ -592,3 +592,35 @@ def test_refiner_ignores_other_postures_and_gives_up() -> None:
         assert refiner.update(sample, still, t) is None
     assert refiner.finished
     assert refiner.still_s == 0.0
+
+
+@pytest.mark.parametrize(("jitter", "seed"), [(6.0, 5), (0.0, 5)])
+def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) -> None:
+    """``SlipDetector.feed_rows`` (the batch analysis's fast path) stops at the same rows with the same slip event
+    or put-back as :meth:`SlipDetector.update_row` called on every row."""
+    rec = simulate(parse_scenario(restick_scenario(jitter, seed)), device="posturebuddy", rate_hz=10.0)
+    series = tilt_series(rec, "posturebuddy")
+    cap, i0 = capture(series)
+    rows = [k for k in range(i0, len(series)) if series.valid[k] and not series.initialising[k] and rec.present[k]]
+    t, e = series.t_s.tolist(), series.motion_energy.tolist()
+    ux, uy, uz = (series.up_tag[:, k].tolist() for k in range(3))
+
+    one = SlipDetector(cap.reference(SIM_FORWARD))
+    expected = []
+    for pos, r in enumerate(rows):
+        ev = one.update_row(t[r], ux[r], uy[r], uz[r], e[r], False)
+        shift = one.pop_put_back()
+        if ev is not None or shift is not None:
+            expected.append((pos, None if ev is None else ev.shift_deg, shift))
+
+    bulk = SlipDetector(cap.reference(SIM_FORWARD))
+    got = []
+    pos = 0
+    while pos < len(rows):
+        pos, ev = bulk.feed_rows(t, ux, uy, uz, e, rows, pos)
+        if pos == len(rows):
+            break
+        got.append((pos, None if ev is None else ev.shift_deg, bulk.pop_put_back()))
+        pos += 1
+    assert expected  # the check after the tag came off ends one way or the other
+    assert got == expected

@@ -55,7 +55,6 @@ from posturebuddy.motion.calibration import (
     CalibrationMethod,
     ForwardMethod,
     SlipDetector,
-    SlipEvent,
     UprightCapture,
     UprightReference,
     UprightRefiner,
@@ -86,6 +85,7 @@ from posturebuddy.session.engine import (
     EngineSettings,
     PostureEngine,
     pause_ticks,
+    relearn_capture,
     with_accel_calibration,
 )
 from posturebuddy.session.recording import RecordingDamageWarning, RecordingMetadata, open_recording
@@ -610,18 +610,6 @@ def _capture_reference(
     settled = sample_rows[(valid & ~initialising)[sample_rows]]
     settled_l = settled.tolist()
 
-    def next_capture(event: SlipEvent | None, detector: SlipDetector) -> UprightCapture | None:
-        """The capture the engine starts after this update of the slip detector: after a slip, or after a
-        put-back worth learning again (near the anchor); else ``None``."""
-        if event is not None:
-            return UprightCapture(settings=settings.capture)
-        shift = detector.pop_put_back()
-        if shift is None or shift < settings.relearn_min_shift_deg or settings.relearn_near_deg <= 0.0:
-            return None
-        if anchor is None:
-            return None
-        return UprightCapture(settings=settings.capture, near=(anchor.up_tag, settings.relearn_near_deg))
-
     rows_l = sample_rows.tolist()
     pos = 0
     while pos < len(rows_l):
@@ -631,7 +619,7 @@ def _capture_reference(
             )
             if k == len(settled_l):
                 break
-            capture = next_capture(event, slip)
+            capture = relearn_capture(event, slip.pop_put_back(), anchor, settings)
             pos = bisect.bisect_right(rows_l, settled_l[k])  # the next capture starts on the next sample
             continue
         i = rows_l[pos]
@@ -663,7 +651,8 @@ def _capture_reference(
             if est is not None and not initialising[i]:
                 # The old reference stays in use until the new capture completes; after a slip the detector keeps
                 # its event, so it finds nothing more until then.
-                new_capture = next_capture(slip.update(est), slip)
+                event = slip.update(est)
+                new_capture = relearn_capture(event, slip.pop_put_back(), anchor, settings)
                 if new_capture is not None:
                     capture, refiner = new_capture, None
         elif capture is None and refiner is None:

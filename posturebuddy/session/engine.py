@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from posturebuddy.config import Settings
 from posturebuddy.devices import TagFamily, get_family
-from posturebuddy.model import Activity, PostureAngles, PromptOutcome, Sample, StreamStarted, Vec3
+from posturebuddy.model import Activity, PostureAngles, PromptOutcome, Sample, StreamStarted
 from posturebuddy.model.events import Event
 from posturebuddy.motion import OrientationSettings, TiltEstimate, TiltEstimator
 from posturebuddy.motion.activity import ActivityClassifier, ActivityFrame, ActivitySettings
@@ -236,6 +236,31 @@ class EngineSnapshot(Event):
     calibrated: bool
 
 
+def relearn_capture(
+    slip: SlipEvent | None,
+    put_back_shift_deg: float | None,
+    anchor: UprightReference | None,
+    settings: EngineSettings,
+) -> UprightCapture | None:
+    """The capture that learns an automatic reference again after an update of the slip detector (``slip``: the
+    event it returned; ``put_back_shift_deg``: its :meth:`~posturebuddy.motion.calibration.SlipDetector.pop_put_back`):
+    after a slip, any still posture; after a put-back of at least ``relearn_min_shift_deg``, still posture near the
+    anchor only (:func:`near_capture`); else ``None``. The one rule of the engine and of batch analysis."""
+    if slip is not None:
+        return UprightCapture(settings=settings.capture)
+    if put_back_shift_deg is None or put_back_shift_deg < settings.relearn_min_shift_deg:
+        return None
+    return near_capture(anchor, settings)
+
+
+def near_capture(anchor: UprightReference | None, settings: EngineSettings) -> UprightCapture | None:
+    """A capture of still posture within ``relearn_near_deg`` of ``anchor`` (``None`` without an anchor or with
+    the limit 0)."""
+    if anchor is None or settings.relearn_near_deg <= 0.0:
+        return None
+    return UprightCapture(settings=settings.capture, near=(anchor.up_tag, settings.relearn_near_deg))
+
+
 class PostureEngine:
     """Streaming engine for one tag. Feed it the decoding stage's items in order."""
 
@@ -263,7 +288,6 @@ class PostureEngine:
         self._refining_near = False  # the refiner refines a capture learned near the anchor
         self._auto_reference = False
         self._anchor: UprightReference | None = reference  # what learning "near" stays near
-        self._learned_near = False
         self._last_tilt: TiltEstimate | None = None
         self._last_activity: ActivityFrame | None = None
         self._last_frame: DetectorFrame | None = None
@@ -304,7 +328,6 @@ class PostureEngine:
         self._auto_reference = how in AUTOMATIC_HOWS if learned is None else learned
         self.reference = reference
         self._anchor = reference
-        self._learned_near = False
         self._slip = SlipDetector(reference)
         if check_placement:
             self._slip.start_check(SlipCause.PUT_ON, reference.t_s)
@@ -319,17 +342,10 @@ class PostureEngine:
 
         Returns whether a capture started: not for a reference the wearer made, without a reference, with
         ``relearn_after_slip`` off or ``relearn_near_deg`` 0, or while a capture the wearer asked for goes on."""
-        st = self.settings
-        anchor = self._anchor
-        if (
-            anchor is None
-            or not self._auto_reference
-            or not st.relearn_after_slip
-            or st.relearn_near_deg <= 0.0
-            or (self._capture is not None and self._capture_how != AUTO_HOW)
-        ):
+        capture = near_capture(self._anchor, self.settings) if self._may_relearn() else None
+        if capture is None:
             return False
-        self._start_relearn((anchor.up_tag, st.relearn_near_deg))
+        self._start_relearn(capture)
         return True
 
     def set_accel_calibration(self, calibration: AccelCalibration | None) -> None:
@@ -369,7 +385,7 @@ class PostureEngine:
         put-back) rather than set or learned afresh. Such a reference is not worth remembering for the next
         session: every later "near" learning stays near the earlier one (the anchor), so that a run of them, each
         off by a little, cannot walk the upright away."""
-        return self._learned_near
+        return self._anchor is not self.reference
 
     @property
     def slip_check(self) -> SlipCause | None:
@@ -447,28 +463,26 @@ class PostureEngine:
         slip_detector = self._slip
         assert slip_detector is not None
         slip = slip_detector.update(tilt)
-        st = self.settings
-        may_relearn = (
-            self._auto_reference and st.relearn_after_slip and (self._capture is None or self._capture_how == AUTO_HOW)
-        )
-        if slip is not None:
-            if may_relearn:
-                self._start_relearn(None)
-            return [TagSlipSuspected(t, slip=slip, relearning=may_relearn)]
         shift = slip_detector.pop_put_back()
-        anchor = self._anchor
-        if (
-            shift is not None
-            and shift >= st.relearn_min_shift_deg
-            and may_relearn
-            and st.relearn_near_deg > 0.0
-            and anchor is not None
-        ):
-            self._start_relearn((anchor.up_tag, st.relearn_near_deg))
-        return []
+        if slip is None and shift is None:
+            return []
+        may_relearn = self._may_relearn()
+        capture = relearn_capture(slip, shift, self._anchor, self.settings) if may_relearn else None
+        if capture is not None:
+            self._start_relearn(capture)
+        return [] if slip is None else [TagSlipSuspected(t, slip=slip, relearning=may_relearn)]
 
-    def _start_relearn(self, near: tuple[Vec3, float] | None) -> None:
-        self._capture = UprightCapture(settings=self.settings.capture, near=near)
+    def _may_relearn(self) -> bool:
+        """The reference in use was learned automatically, re-learning is on, and no capture the wearer asked for
+        is going on."""
+        return (
+            self._auto_reference
+            and self.settings.relearn_after_slip
+            and (self._capture is None or self._capture_how == AUTO_HOW)
+        )
+
+    def _start_relearn(self, capture: UprightCapture) -> None:
+        self._capture = capture
         self._capture_how = AUTO_HOW
         self._refiner = None  # refining the old capture would cancel the new one
 
@@ -478,7 +492,6 @@ class PostureEngine:
         events = self.set_reference(reference, how=how)
         if near:
             self._anchor = anchor
-            self._learned_near = True
         return events
 
     def _calibration_step(self, tilt: TiltEstimate | None, t: float) -> list[Event]:

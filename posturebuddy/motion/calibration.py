@@ -62,13 +62,13 @@ Captures, automatic references and slips
 
 from __future__ import annotations
 
-import bisect
 import enum
 import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
@@ -1371,58 +1371,80 @@ class SlipDetector:
 
     def feed_rows(
         self,
-        t: Sequence[float],
-        ux: Sequence[float],
-        uy: Sequence[float],
-        uz: Sequence[float],
-        energy: Sequence[float],
-        rows: Sequence[int],
+        t_s: FloatArray,
+        up_tag: FloatArray,
+        motion_energy: FloatArray,
+        rows: npt.NDArray[np.intp],
         start: int,
     ) -> tuple[int, SlipEvent | None]:
-        """:meth:`update_row` over ``rows[start:]`` of the columns (sample time s, up vector in the tag frame,
-        motion energy; ``rows``: indices of valid, settled rows in time order), in bulk between the rows that close
-        a chunk, with the same state and results as row by row. Stops at the first row whose update gave a
-        :class:`SlipEvent` or a put-back (:meth:`pop_put_back`): returns its position in ``rows`` and the event
-        (``None`` for a put-back); ``(len(rows), None)`` when none did.
+        """:meth:`update_row` over ``rows[start:]`` of the columns (``t_s``: sample time, s; ``up_tag``: (N, 3) up
+        vector in the tag frame; ``motion_energy``: (N,); ``rows``: indices of valid, settled rows in time order),
+        in bulk between the rows that close a chunk, with the same state and results as row by row. Stops at the
+        first row whose update gave a :class:`SlipEvent` or a put-back (:meth:`pop_put_back`): returns its position
+        in ``rows`` and the event (``None`` for a put-back); ``(len(rows), None)`` when none did.
 
         Between two chunk closes nothing can be decided: a data gap (``gap_s`` >= ``chunk_s``) closes a chunk, so
         the rows inside one only add to its sums, unless one lies beyond ``extreme_deg`` (then they go row by row).
+        Where a chunk ends and whether it holds a row more than 90 deg from the reference are found from arrays
+        (a sorted search, a running count); the sums are added in the same order as row by row, so they are equal
+        to the last bit.
         """
         st = self._settings
-        n = len(rows)
-        pos = start
-        bulk = st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0
+        total = len(rows)
+        sel = np.asarray(rows[start:], dtype=np.intp)
+        n = len(sel)
+        if n == 0:
+            return total, None
+        tr = t_s[sel]
+        ur = up_tag[sel]
+        t_l = tr.tolist()
+        ux, uy, uz = (ur[:, k].tolist() for k in range(3))
+        energy = motion_energy[sel]
+        e_l = energy.tolist()
+        still_l = (energy < st.still_energy).tolist()
+        n_still = np.concatenate(([0], np.cumsum(energy < st.still_energy)))
+        u0 = self._u0
+        n_over = np.concatenate(([0], np.cumsum(ur[:, 0] * u0[0] + ur[:, 1] * u0[1] + ur[:, 2] * u0[2] < 0.0)))
+        # In bulk only where a gap always closes a chunk, nothing short of 90 deg is "extreme", and time runs on.
+        bulk = st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0 and bool(np.all(tr[1:] >= tr[:-1]))
+        chunk_s = st.chunk_s
+        pos = 0
         while pos < n:
             if self._event is not None:
-                return n, None  # nothing more is found until the reference changes
-            r = rows[pos]
-            event = self.update_row(t[r], ux[r], uy[r], uz[r], energy[r], False)
+                return total, None  # nothing more is found until the reference changes
+            event = self.update_row(t_l[pos], ux[pos], uy[pos], uz[pos], e_l[pos], False)
             if event is not None or self._put_back is not None:
-                return pos, event
+                return start + pos, event
             pos += 1
+            if not bulk:
+                continue
+            # The next row that closes the chunk: the first with t - chunk_t0 >= chunk_s (as update_row tests it).
             c0 = self._chunk_t0
-            end = bisect.bisect_left(rows, True, lo=pos, hi=n, key=lambda j: t[j] - c0 >= st.chunk_s)
+            end = max(pos, int(np.searchsorted(tr, c0 + chunk_s)))
+            while end > pos and t_l[end - 1] - c0 >= chunk_s:
+                end -= 1
+            while end < n and not t_l[end] - c0 >= chunk_s:
+                end += 1
             if end == pos:
                 continue
-            inside = rows[pos:end]
-            u0 = self._u0
-            if not bulk or any(ux[j] * u0[0] + uy[j] * u0[1] + uz[j] * u0[2] < 0.0 for j in inside):
-                for j in inside:  # rare: the tag turned over
-                    self.update_row(t[j], ux[j], uy[j], uz[j], energy[j], False)
+            if n_over[end] > n_over[pos]:
+                for j in range(pos, end):  # rare: the tag turned over
+                    self.update_row(t_l[j], ux[j], uy[j], uz[j], e_l[j], False)
             else:
-                still = [j for j in inside if energy[j] < st.still_energy]
-                if len(still) < len(inside):
+                k = int(n_still[end] - n_still[pos])
+                if k < end - pos:
                     self._all_still = False
-                if still:  # the same additions, in the same order, as update_row's
-                    self._sum[0] = reduce(operator.add, [ux[j] for j in still], self._sum[0])
-                    self._sum[1] = reduce(operator.add, [uy[j] for j in still], self._sum[1])
-                    self._sum[2] = reduce(operator.add, [uz[j] for j in still], self._sum[2])
-                    self._n += len(still)
-                last = t[inside[-1]]
+                if k:  # the same additions, in the same order, as update_row's
+                    flags = still_l[pos:end]
+                    self._sum[0] = reduce(operator.add, compress(ux[pos:end], flags), self._sum[0])
+                    self._sum[1] = reduce(operator.add, compress(uy[pos:end], flags), self._sum[1])
+                    self._sum[2] = reduce(operator.add, compress(uz[pos:end], flags), self._sum[2])
+                    self._n += k
+                last = t_l[end - 1]
                 if math.isnan(self._t_last) or last > self._t_last:
                     self._t_last = last
             pos = end
-        return n, None
+        return total, None
 
     def _start(self, cause: SlipCause, t: float) -> None:
         if self._cause in (SlipCause.TAKEN_OFF, SlipCause.DATA_GAP) and cause is SlipCause.STEP:

@@ -26,7 +26,6 @@ when the wearer sits up, a break prompt when a break is seen).
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
 import warnings
@@ -600,34 +599,28 @@ def _capture_reference(
     refining_near = False
     track_slips = settings.relearn_after_slip  # every reference here is automatic, so a slip means re-learning
     hint = _forward_hint(family)
-    still_l = still.tolist()
     sample_rows = np.flatnonzero(is_sample)
-    # Where only the slip detector runs (most of a day) it is fed in bulk (SlipDetector.feed_rows) from plain
-    # lists of the valid, settled rows: no TiltEstimate per row.
-    t_l = t.tolist()
-    ux_l, uy_l, uz_l = (series.up_tag[:, k].tolist() for k in range(3))
-    energy_l = series.motion_energy.tolist()
+    # Where only the slip detector runs (most of a day) it is fed in bulk (SlipDetector.feed_rows) from the
+    # valid, settled rows: no TiltEstimate per row.
     settled = sample_rows[(valid & ~initialising)[sample_rows]]
-    settled_l = settled.tolist()
-
-    rows_l = sample_rows.tolist()
     pos = 0
-    while pos < len(rows_l):
+    while pos < len(sample_rows):
         if capture is None and refiner is None and slip is not None:  # the slip detector alone: in bulk
             k, event = slip.feed_rows(
-                t_l, ux_l, uy_l, uz_l, energy_l, settled_l, bisect.bisect_left(settled_l, rows_l[pos])
+                t, series.up_tag, series.motion_energy, settled, int(np.searchsorted(settled, sample_rows[pos]))
             )
-            if k == len(settled_l):
+            if k == len(settled):
                 break
             capture = relearn_capture(event, slip.pop_put_back(), anchor, settings)
-            pos = bisect.bisect_right(rows_l, settled_l[k])  # the next capture starts on the next sample
+            # the next capture starts on the next sample
+            pos = int(np.searchsorted(sample_rows, settled[k], side="right"))
             continue
-        i = rows_l[pos]
+        i = int(sample_rows[pos])
         pos += 1
         est = series.estimate(i) if valid[i] else None
         t_i = float(t[i])
         if refiner is not None:
-            refined = refiner.update(est, still_l[i], t_i)
+            refined = refiner.update(est, bool(still[i]), t_i)
             if refined is not None:
                 out.append((i, refined, REFINED_HOW))
                 slip = SlipDetector(refined) if track_slips else None

@@ -24,6 +24,7 @@ from posturebuddy.motion.calibration import (
     RefineSettings,
     SlipCause,
     SlipDetector,
+    SlipSettings,
     StillCapture,
     UprightCapture,
     UprightReference,
@@ -604,6 +605,7 @@ def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) ->
     rows = [k for k in range(i0, len(series)) if series.valid[k] and not series.initialising[k] and rec.present[k]]
     t, e = series.t_s.tolist(), series.motion_energy.tolist()
     ux, uy, uz = (series.up_tag[:, k].tolist() for k in range(3))
+    row_array = np.asarray(rows, dtype=np.intp)
 
     one = SlipDetector(cap.reference(SIM_FORWARD))
     expected = []
@@ -617,10 +619,64 @@ def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) ->
     got = []
     pos = 0
     while pos < len(rows):
-        pos, ev = bulk.feed_rows(t, ux, uy, uz, e, rows, pos)
+        pos, ev = bulk.feed_rows(series.t_s, series.up_tag, series.motion_energy, row_array, pos)
         if pos == len(rows):
             break
         got.append((pos, None if ev is None else ev.shift_deg, bulk.pop_put_back()))
         pos += 1
     assert expected  # the check after the tag came off ends one way or the other
     assert got == expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_feeding_rows_in_bulk_matches_row_by_row_on_awkward_rows(seed: int) -> None:
+    """The bulk path on rows made to hit each of its branches: chunks with moving rows, a tag turned over (rows
+    beyond 90 deg, fed row by row), data gaps, repeated time stamps and long off-body stretches; the detector's
+    sums, counts and events must be those of :meth:`SlipDetector.update_row` on every row."""
+    rng = np.random.default_rng(seed)
+    n = 20000
+    dt = rng.choice([0.02, 0.0, 0.5, 12.0], size=n, p=[0.9847, 0.01, 0.005, 0.0003])
+    t = 100.0 + np.cumsum(dt)
+    tilt = np.full(n, 2.0)
+    for _ in range(8):  # stretches off the body (lying on the desk) or turned over
+        a = int(rng.integers(0, n - 400))
+        tilt[a : a + int(rng.integers(100, 400))] = rng.choice([75.0, 150.0])
+    tilt[rng.integers(0, n, 6)] = 150.0  # single rows upside down: each starts a check on its own
+    for _ in range(6):  # re-stuck a few degrees off
+        a = int(rng.integers(0, n))
+        tilt[a:] += rng.normal(0.0, 3.0)
+    tilt += rng.normal(0.0, 0.3, n)
+    up = np.array([rotate(UP0, (1.0, 0.0, 0.0), float(d)) for d in tilt])
+    energy = np.where(rng.random(n) < 0.002, 3.0, 0.2)  # a few lone moving rows...
+    for _ in range(10):  # ...and stretches of moving
+        a = int(rng.integers(0, n - 300))
+        energy[a : a + int(rng.integers(50, 300))] = 3.0
+    rows = np.flatnonzero(rng.random(n) < 0.97)
+    settings = SlipSettings(confirm_still_s=20.0, off_body_min_s=2.0)
+    ref = captured_upright()[0].reference(SIM_FORWARD, 0.0)
+
+    one = SlipDetector(ref, settings)
+    expected = []
+    tl, el = t.tolist(), energy.tolist()
+    for pos, r in enumerate(rows.tolist()):
+        ev = one.update_row(tl[r], *up[r].tolist(), el[r], False)
+        shift = one.pop_put_back()
+        if ev is not None or shift is not None:
+            expected.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), shift))
+            if ev is not None:
+                one.set_reference(ref)  # as if re-learned: the check starts over
+
+    bulk = SlipDetector(ref, settings)
+    got = []
+    pos = 0
+    while pos < len(rows):
+        pos, ev = bulk.feed_rows(t, up, energy, rows, pos)
+        if pos == len(rows):
+            break
+        got.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), bulk.pop_put_back()))
+        if ev is not None:
+            bulk.set_reference(ref)
+        pos += 1
+    assert len(expected) >= 2, expected
+    assert got == expected
+    assert (bulk._sum, bulk._n, bulk._t_last) == (one._sum, one._n, one._t_last)

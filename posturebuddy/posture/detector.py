@@ -27,7 +27,9 @@ How it decides (all thresholds in :class:`~posturebuddy.posture.settings.Detecto
    episode starts at once, where the previous one ended.
 5. **Unjudged time (the grace period).** A fidget, a reach or a short dropout freezes the runs: an ongoing
    episode neither ends nor restarts, and a dwell timer keeps running through it (the wearer slouching
-   before and after a 4-s reach for a mug has been slouching all along). If posture stays unjudged for
+   before and after a 4-s reach for a mug has been slouching all along) if the posture was at or beyond its
+   threshold just before, judged ``onset_lookback_s`` before the unjudged time began: the movement gate
+   closes a few tenths of a second into a movement that already sways the tilt. If posture stays unjudged for
    ``grace_s``, the episode ends where the unjudged time began, the runs are cleared and the state becomes
    ``moving`` or ``away`` (``away`` once data has been missing for ``grace_s``). When judging resumes after a
    short gap, a posture that turned *off* is taken to have ended where the gap began, and one that turned
@@ -117,11 +119,12 @@ class DetectorFrame:
 class _Run:
     """Whether a posture condition holds, since when, and statistics of the samples in which it held."""
 
-    __slots__ = ("above", "active", "held", "n", "peak_flexion", "peak_lateral", "since", "total")
+    __slots__ = ("above", "active", "changes", "held", "n", "peak_flexion", "peak_lateral", "since", "total")
 
     def __init__(self) -> None:
         self.active = False  # the condition holds (with hysteresis)
         self.above = False  # the latest judged sample was at or beyond the entry threshold
+        self.changes: list[tuple[float, bool]] = []  # recent changes of ``above``: (time, new value)
         self.since = 0.0  # when the condition last turned on (or off)
         self.held = 0.0  # time at or beyond the entry threshold since it turned on: the dwell clock
         self.n = 0
@@ -132,8 +135,28 @@ class _Run:
     def clear(self) -> None:
         self.active = False
         self.above = False
+        self.changes.clear()
         self.held = 0.0
         self.reset_stats()
+
+    def set_above(self, t: float, above: bool, keep_s: float) -> None:
+        """Set :attr:`above` at time ``t`` and remember the change for :meth:`above_at` calls up to ``keep_s``
+        seconds back."""
+        if above == self.above:
+            return
+        self.above = above
+        changes = self.changes
+        changes.append((t, above))
+        while len(changes) > 1 and changes[1][0] <= t - keep_s:
+            del changes[0]
+
+    def above_at(self, t: float) -> bool:
+        """What :attr:`above` was at time ``t`` (no earlier than ``keep_s`` before the latest change)."""
+        changes = self.changes
+        for when, value in reversed(changes):
+            if when <= t:
+                return value
+        return not changes[0][1] if changes else self.above
 
     def reset_stats(self) -> None:
         self.n = 0
@@ -203,6 +226,7 @@ class PostureDetector:
         self._off_body = s.off_body_deg
         self._judge_standing = s.judge_standing
         self._moving_energy = s.moving_energy
+        self._lookback_s = s.onset_lookback_s
         self._last_angles = (math.nan, math.nan)  # flexion and lateral of the latest update, degrees
         self._state = PostureClass.AWAY
         self._episode: _OpenEpisode | None = None
@@ -412,7 +436,9 @@ class PostureDetector:
                 run.held = 0.0
                 if on:
                     run.reset_stats()
-            run.above = on and above
+            above = on and above
+            if above != run.above:
+                run.set_above(t, above, self._lookback_s)
             if on:
                 run.add(f, lat)
 
@@ -478,6 +504,13 @@ class PostureDetector:
         s = self.settings
         if self._gap_start is None:
             self._gap_start = t
+            # The movement gate sees a movement a few tenths of a second after it began, while the tilt estimate
+            # already moves with it: whether the dwell clock runs on through this unjudged stretch is decided by
+            # the judged samples from before the movement began (onset_lookback_s).
+            back = t - self._lookback_s
+            for run in self._run_list:
+                if run.active:
+                    run.set_above(t, run.above_at(back), self._lookback_s)
         if why == PostureClass.AWAY:
             if self._nodata_start is None:
                 self._nodata_start = t

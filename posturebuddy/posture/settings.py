@@ -69,6 +69,12 @@ class DetectorSettings:
             floor in the simulator go to 50 deg; a tag lying flat reads about 90 deg.
         judge_standing: ours. Judge posture while the activity stage says ``standing``. True: people slouch at
             standing desks too, and [R11] puts the seated-vs-standing reference difference at ~2.5 deg.
+        onset_lookback_s: ours. When posture stops being judged, whether a problem posture's dwell clock runs on
+            through the unjudged time is decided from the judged samples this long before it (seconds), not from
+            the last one: the movement measure is smoothed (0.3 s) and crosses its threshold a few tenths of a
+            second after a reach or fidget begins, and in those tenths the tilt estimate already moves with the
+            movement (an accelerometer-only estimate most, by the push of the reach). On the wearer simulator the
+            gate follows the true onset by a median 0.4-0.6 s. 0 decides from the last judged sample.
     """
 
     forward_head_deg: float = 8.0
@@ -82,13 +88,14 @@ class DetectorSettings:
     moving_energy: float = 1.0
     off_body_deg: float = 70.0
     judge_standing: bool = True
+    onset_lookback_s: float = 0.5
 
     def __post_init__(self) -> None:
         own = "DetectorSettings"
         for name in ("forward_head_deg", "slouch_deg", "lean_back_deg", "side_lean_deg", "dwell_s", "grace_s"):
             value = getattr(self, name)
             _check(_positive(value), own, name, value, "a number > 0")
-        for name in ("hysteresis_deg", "exit_s"):
+        for name in ("hysteresis_deg", "exit_s", "onset_lookback_s"):
             value = getattr(self, name)
             _check(_non_negative(value), own, name, value, "a number >= 0")
         _check(

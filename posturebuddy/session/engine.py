@@ -191,10 +191,14 @@ def engine_settings(settings: Settings, *, utc_offset_s: float = 0.0) -> EngineS
 
 @dataclass(frozen=True, slots=True)
 class CalibrationChanged(Event):
-    """The engine now judges posture against ``reference`` (``how``: "auto capture", "stored", "wizard"...)."""
+    """The engine now judges posture against ``reference`` (``how``: "auto capture", "stored", "wizard"...).
+
+    ``near``: an automatic reference learned again close to the one before (after the tag was put back on, or
+    at the start of a session with a remembered one), rather than learned afresh."""
 
     reference: UprightReference
     how: str
+    near: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +496,7 @@ class PostureEngine:
         events = self.set_reference(reference, how=how)
         if near:
             self._anchor = anchor
+            events = [replace(e, near=True) if isinstance(e, CalibrationChanged) else e for e in events]
         return events
 
     def _calibration_step(self, tilt: TiltEstimate | None, t: float) -> list[Event]:

@@ -287,7 +287,7 @@ class PostureBuddyApp(App[None]):
             self.post_message(PromptClosed(item.prompt_id, item.kind, item.outcome))
         elif isinstance(item, CalibrationChanged):
             ref = item.reference
-            self.post_message(CalibrationFinished(item.how, ref.spread_deg, ref.duration_s))
+            self.post_message(CalibrationFinished(item.how, ref.spread_deg, ref.duration_s, item.near))
         elif isinstance(item, TagSlipSuspected):
             self.post_message(TagSlipped(item.relearning))
         elif isinstance(item, BreakCredited) and not item.prompted:
@@ -423,7 +423,13 @@ class PostureBuddyApp(App[None]):
     def on_calibration_finished(self, message: CalibrationFinished) -> None:
         """An automatic capture is worth a word (the wizard shows its own result)."""
         if message.how == "auto capture" and self.replay is None:
-            self.notify("Learned your upright posture. Press c to recalibrate any time.", timeout=5)
+            if message.near:
+                self.notify(
+                    "Fine-tuned your upright posture to where the tag sits now. Press c to recalibrate any time.",
+                    timeout=5,
+                )
+            else:
+                self.notify("Learned your upright posture. Press c to recalibrate any time.", timeout=5)
         elif message.how == "stored":
             self.notify("Using your remembered upright posture for this tag. Press c to recalibrate.", timeout=5)
 

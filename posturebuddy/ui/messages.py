@@ -63,11 +63,13 @@ class PromptClosed(Message):
 
 @dataclass
 class CalibrationFinished(Message):
-    """A new upright reference is in use (``how``: "wizard", "auto capture"...)."""
+    """A new upright reference is in use (``how``: "wizard", "auto capture"...; ``near``: learned again close to
+    the one before, see :class:`~posturebuddy.session.engine.CalibrationChanged`)."""
 
     how: str
     spread_deg: float
     duration_s: float
+    near: bool = False
 
 
 @dataclass

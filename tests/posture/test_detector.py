@@ -20,6 +20,7 @@ from posturebuddy.posture import (
     PostureChanged,
     PostureDetector,
 )
+from posturebuddy.posture.detector import _Run
 
 UPRIGHT = Seg(10.0)
 
@@ -185,6 +186,49 @@ def test_fidgets_inside_a_long_slouch_keep_one_episode() -> None:
     fidget_frames = [f for f in frames if not f.judged]
     assert fidget_frames
     assert all(f.instant == PostureClass.MOVING for f in fidget_frames)
+
+
+REACH = Seg(6.0, flexion_deg=40.0, activity=Activity.FIDGET, energy=3.0)
+
+
+@pytest.mark.parametrize(("lookback_s", "confirmed_s"), [(0.5, 40.4), (0.0, 46.4)])
+def test_a_reach_whose_first_tenths_read_too_low_keeps_the_dwell_running(lookback_s: float, confirmed_s: float) -> None:
+    """A slouch at 16 deg (threshold 15): the first 0.4 s of a reach push the estimate down to 14.5 before the
+    movement gate closes (an accelerometer-only tag). The clock keeps running through the reach, as it does for
+    a slouch at 16 deg all along; only deciding from the last judged sample (lookback 0) stops it for the reach."""
+    segs = [UPRIGHT, Seg(15.0, flexion_deg=16.0), Seg(0.4, flexion_deg=14.5), REACH, Seg(40.0, flexion_deg=16.0)]
+    detector = PostureDetector(DetectorSettings(onset_lookback_s=lookback_s))
+    (ev,) = [e for e in started(run_detector(detector, segs)) if e.episode.kind == PostureClass.SLOUCH]
+    assert ev.t_s == pytest.approx(confirmed_s, abs=DT_S)
+
+
+@pytest.mark.parametrize(("lookback_s", "confirmed_s"), [(0.5, 61.0), (0.0, 55.0)])
+def test_a_reach_whose_first_tenths_read_too_high_does_not_run_the_dwell(lookback_s: float, confirmed_s: float) -> None:
+    """The mirror case: hovering at 14 deg, inside the hysteresis band (the clock paused), the reach's first 0.4 s
+    read 15.5. The reach is not timed as slouching."""
+    segs = [UPRIGHT, Seg(1.0, flexion_deg=16.0), Seg(15.0, flexion_deg=14.0), Seg(0.4, flexion_deg=15.5), REACH]
+    segs += [Seg(60.0, flexion_deg=16.0)]
+    detector = PostureDetector(DetectorSettings(onset_lookback_s=lookback_s))
+    (ev,) = [e for e in started(run_detector(detector, segs)) if e.episode.kind == PostureClass.SLOUCH]
+    assert ev.t_s == pytest.approx(confirmed_s, abs=DT_S)
+
+
+def test_the_lookback_remembers_enough_of_a_flickering_run() -> None:
+    """``_Run.above_at`` against the whole history, with the short memory it keeps (``keep_s``)."""
+    rng = random.Random(7)
+    run = _Run()
+    history: list[tuple[float, bool]] = [(-math.inf, False)]
+    t = 0.0
+    for _ in range(2000):
+        t += rng.choice([0.02, 0.02, 0.1, 0.7])
+        value = rng.random() < 0.5
+        run.set_above(t, value, 0.5)
+        if value != history[-1][1]:
+            history.append((t, value))
+        for back in (0.0, 0.1, 0.33, 0.5):
+            want = [v for when, v in history if when <= t - back][-1]
+            assert run.above_at(t - back) == want
+    assert len(run.changes) < 60
 
 
 def test_high_motion_energy_is_not_judged() -> None:

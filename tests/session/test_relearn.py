@@ -226,6 +226,7 @@ def test_a_tag_put_back_a_little_differently_is_learned_again_near_the_old_uprig
     assert not [e for e in streamed if isinstance(e, TagSlipSuspected)]
     changes = [e for e in streamed if isinstance(e, CalibrationChanged)]
     assert [c.how for c in changes] == [AUTO_HOW, REFINED_HOW, AUTO_HOW, REFINED_HOW]
+    assert [c.near for c in changes] == [False, False, True, True]  # the dashboard says "fine-tuned"
     _, slouch_end = _segment_host_s("slouch")
     assert changes[2].t_s > slouch_end  # not during the slouch held still...
     assert changes[2].t_s < slouch_end + 60.0  # ...but as soon as the wearer sits upright again
@@ -290,6 +291,7 @@ def test_a_remembered_automatic_reference_is_learned_again_near_it(restuck_sligh
     first, engine, events = _remembered(restuck_slightly, learned=True, start_s=335.0)
     changes = [e for e in events if isinstance(e, CalibrationChanged)]
     assert [c.how for c in changes] == [AUTO_HOW, REFINED_HOW]
+    assert all(c.near for c in changes)
     assert changes[0].t_s < off_end + 30.0
     assert engine.reference is not None
     assert 1.0 < tilt_angle_deg(engine.reference.up_tag, first.up_tag) < 3.0

@@ -147,6 +147,18 @@ class Collector:
                 await self.arrived.wait()
 
 
+async def sent_after(tag: VirtualTag, char_uuid: str, mark: float, count: int) -> list[float]:
+    """Simulated times of the frames ``tag`` sent on ``char_uuid`` after ``mark``, once there are ``count`` (or
+    when WAIT_S runs out)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while True:
+        times = [f.t_s for f in list(tag.sent) if f.char_uuid == char_uuid and f.t_s > mark]
+        if len(times) >= count or loop.time() > deadline:
+            return times
+        await asyncio.sleep(0.01)
+
+
 async def write_all(client: BleakClient, writes: Sequence[GattWrite]) -> None:
     for write in writes:
         await client.write_gatt_char(write.char_uuid, write.data, response=write.response)
@@ -247,8 +259,10 @@ async def test_rate_commands_change_the_notification_rate(sim: Sim) -> None:
             mark = tag.sent[-1].t_s if tag.sent else -math.inf
             received_before = len(collector.packets)
             await collector.wait_for(received_before + 12 * len(family.notify_uuids))
-            # The first frame after the command may still be on the old schedule; skip it.
-            times = [f.t_s for f in list(tag.sent) if f.char_uuid == first and f.t_s > mark][1:]
+            # The first frame after the command may still be on the old schedule; skip it. Frames sent before the
+            # command may still be arriving on a loaded machine, so wait for the tag's own count as well.
+            times = await sent_after(tag, first, mark, 9)
+            times = times[1:]
             assert len(times) >= 8
             spacings.append(np.diff(times))
     for rate, spacing in zip((low, high), spacings, strict=True):

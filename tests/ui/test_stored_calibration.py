@@ -15,18 +15,18 @@ from posturebuddy.ui.app import PostureBuddyApp
 Build = Callable[..., PostureBuddyApp]
 
 
+def _reference(forward: ForwardMethod) -> UprightReference:
+    return UprightReference.create(
+        (0.0, 1.0, 0.0), (0.0, 0.0, -1.0), t_s=T0, method=CalibrationMethod.CAPTURE, forward_method=forward
+    )
+
+
 @pytest.mark.asyncio
 async def test_a_remembered_calibration_is_announced(build: Build, session: FakeSession) -> None:
     app = build()
     async with app.run_test(size=(100, 30)) as pilot:
         await started(session, pilot)
-        reference = UprightReference.create(
-            (0.0, 1.0, 0.0),
-            (0.0, 0.0, -1.0),
-            t_s=T0,
-            method=CalibrationMethod.CAPTURE,
-            forward_method=ForwardMethod.LEAN,
-        )
+        reference = _reference(ForwardMethod.LEAN)
         session.publish(CalibrationChanged(T0 + 1, reference=reference, how="stored"))
         await settle(pilot)
         texts = [str(n.message) for n in app._notifications]  # (Textual keeps no public list)
@@ -45,13 +45,7 @@ async def test_an_automatic_calibration_says_whether_it_was_learned_afresh(
     app = build()
     async with app.run_test(size=(100, 30)) as pilot:
         await started(session, pilot)
-        reference = UprightReference.create(
-            (0.0, 1.0, 0.0),
-            (0.0, 0.0, -1.0),
-            t_s=T0,
-            method=CalibrationMethod.CAPTURE,
-            forward_method=ForwardMethod.MOUNTING,
-        )
+        reference = _reference(ForwardMethod.MOUNTING)
         session.publish(CalibrationChanged(T0 + 1, reference=reference, how="auto capture", near=near))
         await settle(pilot)
         texts = [str(n.message) for n in app._notifications]  # (Textual keeps no public list)

@@ -1369,65 +1369,48 @@ class SlipDetector:
             self._all_still = False
         return None
 
-    def feed_rows(
-        self,
-        t_s: FloatArray,
-        up_tag: FloatArray,
-        motion_energy: FloatArray,
-        rows: npt.NDArray[np.intp],
-        start: int,
-    ) -> tuple[int, SlipEvent | None]:
-        """:meth:`update_row` over ``rows[start:]`` of the columns (``t_s``: sample time, s; ``up_tag``: (N, 3) up
-        vector in the tag frame; ``motion_energy``: (N,); ``rows``: indices of valid, settled rows in time order),
-        in bulk between the rows that close a chunk, with the same state and results as row by row. Stops at the
-        first row whose update gave a :class:`SlipEvent` or a put-back (:meth:`pop_put_back`): returns its position
-        in ``rows`` and the event (``None`` for a put-back); ``(len(rows), None)`` when none did.
+    def feed_rows(self, rows: SlipRows, start: int) -> tuple[int, SlipEvent | None]:
+        """:meth:`update_row` over the rows ``start:`` of ``rows`` (valid, settled rows gathered once for the whole
+        input), in bulk between the rows that close a chunk, with the same state and results as row by row. Stops
+        at the first row whose update gave a :class:`SlipEvent` or a put-back (:meth:`pop_put_back`): returns its
+        position in ``rows`` and the event (``None`` for a put-back); ``(len(rows), None)`` when none did.
 
         Between two chunk closes nothing can be decided: a data gap (``gap_s`` >= ``chunk_s``) closes a chunk, so
         the rows inside one only add to its sums, unless one lies beyond ``extreme_deg`` (then they go row by row).
-        Where a chunk ends and whether it holds a row more than 90 deg from the reference are found from arrays
-        (a sorted search, a running count); the sums are added in the same order as row by row, so they are equal
-        to the last bit.
+        Where a chunk ends is found by a sorted search within each stretch of rows whose time does not go back;
+        a row more than 90 deg from the reference by a running count over a window of rows. The sums are added in
+        the same order as row by row, so they are equal to the last bit.
         """
+        n = len(rows)
+        if self._event is not None:
+            return n, None  # nothing more is found until the reference changes
         st = self._settings
-        total = len(rows)
-        sel = np.asarray(rows[start:], dtype=np.intp)
-        n = len(sel)
-        if n == 0:
-            return total, None
-        tr = t_s[sel]
-        ur = up_tag[sel]
-        t_l = tr.tolist()
-        ux, uy, uz = (ur[:, k].tolist() for k in range(3))
-        energy = motion_energy[sel]
-        e_l = energy.tolist()
-        still_l = (energy < st.still_energy).tolist()
-        n_still = np.concatenate(([0], np.cumsum(energy < st.still_energy)))
-        u0 = self._u0
-        n_over = np.concatenate(([0], np.cumsum(ur[:, 0] * u0[0] + ur[:, 1] * u0[1] + ur[:, 2] * u0[2] < 0.0)))
-        # In bulk only where a gap always closes a chunk, nothing short of 90 deg is "extreme", and time runs on.
-        bulk = st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0 and bool(np.all(tr[1:] >= tr[:-1]))
+        t_l, ux, uy, uz, e_l = rows.t, rows.ux, rows.uy, rows.uz, rows.energy
+        if not (st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0):  # no bulk: row by row
+            for pos in range(start, n):
+                event = self.update_row(t_l[pos], ux[pos], uy[pos], uz[pos], e_l[pos], False)
+                if event is not None or self._put_back is not None:
+                    return pos, event
+            return n, None
+        still_l, n_still = rows.still(st.still_energy)
+        over = _OverCount(rows, self._u0)
+        t_arr, back = rows.t_array, rows.backward
         chunk_s = st.chunk_s
-        pos = 0
-        while pos < n:
-            if self._event is not None:
-                return total, None  # nothing more is found until the reference changes
+        pos = start
+        while pos < n:  # an event is returned on the row that finds it, so none is set while this runs
             event = self.update_row(t_l[pos], ux[pos], uy[pos], uz[pos], e_l[pos], False)
             if event is not None or self._put_back is not None:
-                return start + pos, event
+                return pos, event
             pos += 1
-            if not bulk:
-                continue
-            # The next row that closes the chunk: the first with t - chunk_t0 >= chunk_s (as update_row tests it).
-            c0 = self._chunk_t0
-            end = max(pos, int(np.searchsorted(tr, c0 + chunk_s)))
-            while end > pos and t_l[end - 1] - c0 >= chunk_s:
-                end -= 1
-            while end < n and not t_l[end] - c0 >= chunk_s:
-                end += 1
+            # Rows pos..hi-1 run forward in time from chunk_t0 on; the next chunk close among them is the first
+            # with t - chunk_t0 >= chunk_s (as update_row tests it). A row where time goes back (it may close the
+            # chunk by going back past chunk_t0) goes row by row: hi == pos when it is the next one.
+            k = int(np.searchsorted(back, pos, side="left"))
+            hi = int(back[k]) if k < len(back) else n
+            end = _first_reaching(t_arr, t_l, pos, hi, self._chunk_t0, chunk_s)
             if end == pos:
                 continue
-            if n_over[end] > n_over[pos]:
+            if over.any(pos, end):
                 for j in range(pos, end):  # rare: the tag turned over
                     self.update_row(t_l[j], ux[j], uy[j], uz[j], e_l[j], False)
             else:
@@ -1444,7 +1427,7 @@ class SlipDetector:
                 if math.isnan(self._t_last) or last > self._t_last:
                     self._t_last = last
             pos = end
-        return total, None
+        return n, None
 
     def _start(self, cause: SlipCause, t: float) -> None:
         if self._cause in (SlipCause.TAKEN_OFF, SlipCause.DATA_GAP) and cause is SlipCause.STEP:
@@ -1508,6 +1491,89 @@ class SlipDetector:
             ),
         )
         return self._event
+
+
+def _first_reaching(t: FloatArray, t_l: Sequence[float], lo: int, hi: int, t0: float, span: float) -> int:
+    """The first index ``j`` in ``lo..hi-1`` with ``t[j] - t0 >= span`` as floats compute it (``hi`` if none),
+    for ``t[lo:hi]`` in non-decreasing order (``t_l``: the same values as a list). A sorted search for
+    ``t0 + span``, then corrected by the exact test: the sum and the difference round differently (times near 0,
+    a ``span`` that is not a binary fraction)."""
+    end = lo + int(np.searchsorted(t[lo:hi], t0 + span))
+    while end > lo and t_l[end - 1] - t0 >= span:
+        end -= 1
+    while end < hi and not t_l[end] - t0 >= span:
+        end += 1
+    return end
+
+
+class SlipRows:
+    """The columns :meth:`SlipDetector.feed_rows` reads, gathered once from the valid, settled rows of an input
+    (batch analysis): sample times (s), up vectors in the tag frame and motion energies, as lists for the row-by-row
+    steps and arrays for the searches.
+
+    Args:
+        t_s: (N,) sample times of every row, seconds.
+        up_tag: (N, 3) up vectors in the tag frame.
+        motion_energy: (N,) dimensionless motion energy.
+        rows: indices of the valid, settled rows, in the order they are fed.
+    """
+
+    __slots__ = ("_energy", "_still", "backward", "energy", "t", "t_array", "up", "ux", "uy", "uz")
+
+    def __init__(
+        self, t_s: FloatArray, up_tag: FloatArray, motion_energy: FloatArray, rows: npt.NDArray[np.intp]
+    ) -> None:
+        self.t_array: FloatArray = np.ascontiguousarray(t_s[rows], dtype=np.float64)
+        self.up: FloatArray = np.ascontiguousarray(up_tag[rows], dtype=np.float64)
+        energy = self._energy = np.asarray(motion_energy[rows], dtype=np.float64)
+        self.t: list[float] = self.t_array.tolist()
+        self.ux: list[float] = self.up[:, 0].tolist()
+        self.uy: list[float] = self.up[:, 1].tolist()
+        self.uz: list[float] = self.up[:, 2].tolist()
+        self.energy: list[float] = energy.tolist()
+        # Rows whose time is earlier than the row before (rare: a clock step back).
+        self.backward: npt.NDArray[np.intp] = np.flatnonzero(self.t_array[1:] < self.t_array[:-1]) + 1
+        self._still: dict[float, tuple[list[bool], npt.NDArray[np.intp]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def still(self, still_energy: float) -> tuple[list[bool], npt.NDArray[np.intp]]:
+        """Per row, whether its motion energy is below ``still_energy``; and the running count of such rows
+        (``count[j]``: among the first ``j`` rows)."""
+        cached = self._still.get(still_energy)
+        if cached is None:
+            flags = self._energy < still_energy
+            count = np.zeros(len(flags) + 1, dtype=np.intp)
+            np.cumsum(flags, out=count[1:])
+            cached = (flags.tolist(), count)
+            self._still[still_energy] = cached
+        return cached
+
+
+class _OverCount:
+    """Whether a range of :class:`SlipRows` holds a row more than 90 deg from ``u0`` (negative dot product), from a
+    running count over a window of rows, computed again when a range leaves it."""
+
+    _WINDOW = 1 << 16
+
+    def __init__(self, rows: SlipRows, u0: Vec3) -> None:
+        self._up = rows.up
+        self._u0 = u0
+        self._lo = 0
+        self._hi = 0
+        self._count = np.zeros(1, dtype=np.intp)
+
+    def any(self, lo: int, hi: int) -> bool:
+        if lo < self._lo or hi > self._hi:
+            up, u0 = self._up, self._u0
+            w_hi = min(len(up), max(hi, lo + self._WINDOW))
+            block = up[lo:w_hi]
+            over = block[:, 0] * u0[0] + block[:, 1] * u0[1] + block[:, 2] * u0[2] < 0.0
+            self._count = np.zeros(len(over) + 1, dtype=np.intp)
+            np.cumsum(over, out=self._count[1:])
+            self._lo, self._hi = lo, w_hi
+        return bool(self._count[hi - self._lo] > self._count[lo - self._lo])
 
 
 _CAUSE_WORDS: dict[SlipCause, str] = {

@@ -123,7 +123,9 @@ class _Run:
 
     def __init__(self) -> None:
         self.active = False  # the condition holds (with hysteresis)
-        self.above = False  # the latest judged sample was at or beyond the entry threshold
+        # The dwell clock runs: the latest judged sample was at or beyond the entry threshold (in unjudged time:
+        # the one onset_lookback_s before it began).
+        self.above = False
         self.changes: list[tuple[float, bool]] = []  # recent changes of ``above``: (time, new value)
         self.since = 0.0  # when the condition last turned on (or off)
         self.held = 0.0  # time at or beyond the entry threshold since it turned on: the dwell clock
@@ -315,7 +317,7 @@ class PostureDetector:
         if last is not None and t > last:
             dt = t - last
             for run in self._run_list:
-                if run.above:  # the dwell clock runs while the last judged sample was beyond the threshold
+                if run.above:  # at or beyond the threshold when last judged (see _Run.above)
                     run.held += dt
         self._last_angles = (flexion_deg, lateral_deg)
         unjudged = self._unjudged_class(flexion_deg, lateral_deg, total_deg, activity, motion_energy)

@@ -74,7 +74,8 @@ class DetectorSettings:
             the last one: the movement measure is smoothed (0.3 s) and crosses its threshold a few tenths of a
             second after a reach or fidget begins, and in those tenths the tilt estimate already moves with the
             movement (an accelerometer-only estimate most, by the push of the reach). On the wearer simulator the
-            gate follows the true onset by a median 0.4-0.6 s. 0 decides from the last judged sample.
+            gate follows the true onset by a median 0.4-0.6 s. 0 decides from the last judged sample. (When an
+            earlier unjudged stretch lies within that time, the decision made at its start carries over.)
     """
 
     forward_head_deg: float = 8.0

@@ -54,6 +54,7 @@ from posturebuddy.motion.calibration import (
     CalibrationMethod,
     ForwardMethod,
     SlipDetector,
+    SlipRows,
     UprightCapture,
     UprightReference,
     UprightRefiner,
@@ -603,12 +604,13 @@ def _capture_reference(
     # Where only the slip detector runs (most of a day) it is fed in bulk (SlipDetector.feed_rows) from the
     # valid, settled rows: no TiltEstimate per row.
     settled = sample_rows[(valid & ~initialising)[sample_rows]]
+    slip_rows: SlipRows | None = None  # gathered on first use
     pos = 0
     while pos < len(sample_rows):
         if capture is None and refiner is None and slip is not None:  # the slip detector alone: in bulk
-            k, event = slip.feed_rows(
-                t, series.up_tag, series.motion_energy, settled, int(np.searchsorted(settled, sample_rows[pos]))
-            )
+            if slip_rows is None:
+                slip_rows = SlipRows(t, series.up_tag, series.motion_energy, settled)
+            k, event = slip.feed_rows(slip_rows, int(np.searchsorted(settled, sample_rows[pos])))
             if k == len(settled):
                 break
             capture = relearn_capture(event, slip.pop_put_back(), anchor, settings)

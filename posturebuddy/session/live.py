@@ -116,7 +116,12 @@ class SessionRecorder:
                 gravity_up_g=ref.up_tag,
                 forward_axis=ref.forward_tag,
                 method=f"{ref.method}/{ref.forward_method}",
-                detail={"how": event.how, "spread_deg": ref.spread_deg, "duration_s": ref.duration_s},
+                detail={
+                    "how": event.how,
+                    "spread_deg": ref.spread_deg,
+                    "duration_s": ref.duration_s,
+                    "near": event.near,
+                },
             )
             self._guard(self.writer.append_calibration, calibration)
         elif isinstance(event, EpisodeStarted | EpisodeEnded):

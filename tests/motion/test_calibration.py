@@ -24,11 +24,13 @@ from posturebuddy.motion.calibration import (
     RefineSettings,
     SlipCause,
     SlipDetector,
+    SlipRows,
     SlipSettings,
     StillCapture,
     UprightCapture,
     UprightReference,
     UprightRefiner,
+    _first_reaching,
     auto_upright,
     forward_from_lean,
     forward_from_mounting,
@@ -605,7 +607,7 @@ def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) ->
     rows = [k for k in range(i0, len(series)) if series.valid[k] and not series.initialising[k] and rec.present[k]]
     t, e = series.t_s.tolist(), series.motion_energy.tolist()
     ux, uy, uz = (series.up_tag[:, k].tolist() for k in range(3))
-    row_array = np.asarray(rows, dtype=np.intp)
+    slip_rows = SlipRows(series.t_s, series.up_tag, series.motion_energy, np.asarray(rows, dtype=np.intp))
 
     one = SlipDetector(cap.reference(SIM_FORWARD))
     expected = []
@@ -619,7 +621,7 @@ def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) ->
     got = []
     pos = 0
     while pos < len(rows):
-        pos, ev = bulk.feed_rows(series.t_s, series.up_tag, series.motion_energy, row_array, pos)
+        pos, ev = bulk.feed_rows(slip_rows, pos)
         if pos == len(rows):
             break
         got.append((pos, None if ev is None else ev.shift_deg, bulk.pop_put_back()))
@@ -628,15 +630,38 @@ def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) ->
     assert got == expected
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_feeding_rows_in_bulk_matches_row_by_row_on_awkward_rows(seed: int) -> None:
-    """The bulk path on rows made to hit each of its branches: chunks with moving rows, a tag turned over (rows
-    beyond 90 deg, fed row by row), data gaps, repeated time stamps and long off-body stretches; the detector's
-    sums, counts and events must be those of :meth:`SlipDetector.update_row` on every row."""
+def _slip_state(d: SlipDetector) -> tuple[Any, ...]:
+    return (d._sum, d._n, d._t_last, d._chunk_t0, d._all_still, d._cause, d._cause_t, d._off_s, d._angles)
+
+
+@pytest.mark.parametrize(
+    ("seed", "t0", "chunk_s"),
+    [
+        (0, 1767600000.0, 2.0),  # epoch seconds, as recorded
+        (1, 1767600000.0, 2.0),
+        (2, 100.0, 2.0),
+        (3, 100.0, 0.7),  # a chunk length that is not a binary fraction
+        (4, 100.0, 0.7),
+        (5, 0.0, 0.7),  # times from zero (a CSV without a time column)
+        (6, 0.0, 0.7),
+        (7, 0.0, 2.0),
+    ],
+)
+def test_feeding_rows_in_bulk_matches_row_by_row_on_awkward_rows(seed: int, t0: float, chunk_s: float) -> None:
+    """The bulk path on rows made to hit each of its branches: time steps whose sums are inexact (0.1 s, 1/3 s)
+    and a chunk length that is not a binary fraction (0.7 s: the chunk end found by the sorted search must be
+    corrected both ways), epoch times (``t0``), time going back, repeated time
+    stamps, data gaps, chunks with moving rows, a tag turned over (rows beyond 90 deg, fed row by row) and long
+    off-body stretches; the detector's state and events must be those of :meth:`SlipDetector.update_row` on
+    every row."""
     rng = np.random.default_rng(seed)
     n = 20000
-    dt = rng.choice([0.02, 0.0, 0.5, 12.0], size=n, p=[0.9847, 0.01, 0.005, 0.0003])
-    t = 100.0 + np.cumsum(dt)
+    step = np.repeat(rng.choice([0.02, 0.1, 1.0 / 3.0, 0.04], size=n // 500), 500)  # stretches of one rate
+    dt = np.where(rng.random(n) < 0.01, 0.0, step)
+    dt[rng.integers(1, n, 6)] = -0.3  # the clock steps back
+    dt[rng.integers(1, n, 30)] = 0.5
+    dt[rng.integers(1, n, 6)] = 12.0  # data gaps
+    t = t0 + np.cumsum(dt)
     tilt = np.full(n, 2.0)
     for _ in range(8):  # stretches off the body (lying on the desk) or turned over
         a = int(rng.integers(0, n - 400))
@@ -652,7 +677,7 @@ def test_feeding_rows_in_bulk_matches_row_by_row_on_awkward_rows(seed: int) -> N
         a = int(rng.integers(0, n - 300))
         energy[a : a + int(rng.integers(50, 300))] = 3.0
     rows = np.flatnonzero(rng.random(n) < 0.97)
-    settings = SlipSettings(confirm_still_s=20.0, off_body_min_s=2.0)
+    settings = SlipSettings(confirm_still_s=20.0, off_body_min_s=2.0, chunk_s=chunk_s)
     ref = captured_upright()[0].reference(SIM_FORWARD, 0.0)
 
     one = SlipDetector(ref, settings)
@@ -662,21 +687,47 @@ def test_feeding_rows_in_bulk_matches_row_by_row_on_awkward_rows(seed: int) -> N
         ev = one.update_row(tl[r], *up[r].tolist(), el[r], False)
         shift = one.pop_put_back()
         if ev is not None or shift is not None:
-            expected.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), shift))
+            expected.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), shift, _slip_state(one)))
             if ev is not None:
                 one.set_reference(ref)  # as if re-learned: the check starts over
 
     bulk = SlipDetector(ref, settings)
+    slip_rows = SlipRows(t, up, energy, rows)
     got = []
     pos = 0
     while pos < len(rows):
-        pos, ev = bulk.feed_rows(t, up, energy, rows, pos)
+        pos, ev = bulk.feed_rows(slip_rows, pos)
         if pos == len(rows):
             break
-        got.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), bulk.pop_put_back()))
+        shift = bulk.pop_put_back()
+        got.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), shift, _slip_state(bulk)))
         if ev is not None:
+            assert bulk.feed_rows(slip_rows, pos + 1) == (len(rows), None)  # nothing more until a new reference
             bulk.set_reference(ref)
         pos += 1
     assert len(expected) >= 2, expected
     assert got == expected
-    assert (bulk._sum, bulk._n, bulk._t_last) == (one._sum, one._n, one._t_last)
+    assert _slip_state(bulk) == _slip_state(one)
+
+
+def test_the_chunk_end_search_agrees_with_the_exact_test() -> None:
+    """``_first_reaching`` (sorted search, then corrected) against a plain scan, on times where the sum
+    ``t0 + span`` and the difference ``t - t0`` round differently: near zero, negative, epoch-sized, and spans
+    that are not binary fractions."""
+    rng = np.random.default_rng(11)
+    moved_back = moved_on = 0
+    for _ in range(20000):
+        base = float(rng.choice([0.0, -3.0, 1e-3, 100.0, 1767600000.0]))
+        step = float(rng.choice([0.1, 1.0 / 3.0, 0.02, 0.7]))
+        t = base + np.cumsum(np.full(int(rng.integers(1, 40)), step) * rng.choice([1.0, 0.0], p=[0.9, 0.1]))
+        t_l = t.tolist()
+        lo = int(rng.integers(0, len(t)))
+        t0 = t_l[lo] if rng.random() < 0.8 else t_l[lo] - step * float(rng.integers(0, 3))
+        span = float(rng.choice([0.7, 2.0, 0.3, step * 3]))
+        want = next((j for j in range(lo, len(t)) if t_l[j] - t0 >= span), len(t))
+        assert _first_reaching(t, t_l, lo, len(t), t0, span) == want
+        guess = lo + int(np.searchsorted(t[lo:], t0 + span))
+        moved_back += guess > want
+        moved_on += guess < want
+    assert moved_back > 0  # both corrections were needed somewhere
+    assert moved_on > 0

@@ -1386,12 +1386,7 @@ class SlipDetector:
             return n, None  # nothing more is found until the reference changes
         st = self._settings
         t_l, ux, uy, uz, e_l = rows.t, rows.ux, rows.uy, rows.uz, rows.energy
-        if not (st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0):  # no bulk: row by row
-            for pos in range(start, n):
-                event = self.update_row(t_l[pos], ux[pos], uy[pos], uz[pos], e_l[pos], False)
-                if event is not None or self._put_back is not None:
-                    return pos, event
-            return n, None
+        bulk = st.gap_s >= st.chunk_s and st.extreme_deg >= 90.0  # else every row goes row by row
         still_l, n_still = rows.still(st.still_energy)
         over = _OverCount(rows, self._u0)
         t_arr, back = rows.t_array, rows.backward
@@ -1402,6 +1397,8 @@ class SlipDetector:
             if event is not None or self._put_back is not None:
                 return pos, event
             pos += 1
+            if not bulk:
+                continue
             # Rows pos..hi-1 run forward in time from chunk_t0 on; the next chunk close among them is the first
             # with t - chunk_t0 >= chunk_s (as update_row tests it). A row where time goes back (it may close the
             # chunk by going back past chunk_t0) goes row by row: hi == pos when it is the next one.

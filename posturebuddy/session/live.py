@@ -414,7 +414,7 @@ class LiveSession:
 
     def _remember_calibration(self, event: CalibrationChanged) -> None:
         """A new reference was made on this tag: remember it for the next session."""
-        if self.calibrations is None or self._tag is None or event.how == "stored" or self.engine.learned_near:
+        if self.calibrations is None or self._tag is None or event.how == "stored" or event.near:
             return  # one learned near the remembered one: the remembered one stays the anchor (learned_near)
         try:
             self.calibrations.save(self._tag.address, self._tag.family_id, event.reference, event.how)

@@ -24,6 +24,7 @@ from posturebuddy.motion.calibration import (
     RefineSettings,
     SlipCause,
     SlipDetector,
+    SlipEvent,
     SlipRows,
     SlipSettings,
     StillCapture,
@@ -597,6 +598,52 @@ def test_refiner_ignores_other_postures_and_gives_up() -> None:
     assert refiner.still_s == 0.0
 
 
+def _slip_state(d: SlipDetector) -> tuple[Any, ...]:
+    return (d._sum, d._n, d._t_last, d._chunk_t0, d._all_still, d._cause, d._cause_t, d._off_s, d._angles)
+
+
+FloatArray = npt.NDArray[np.float64]
+SlipStop = tuple[int, tuple[float, float, SlipCause] | None, float | None, tuple[Any, ...]]
+
+
+def _stop(pos: int, event: SlipEvent | None, shift: float | None, d: SlipDetector) -> SlipStop:
+    return (pos, None if event is None else (event.t_s, event.shift_deg, event.cause), shift, _slip_state(d))
+
+
+def _row_by_row(d: SlipDetector, t: FloatArray, up: FloatArray, energy: FloatArray, rows: Any) -> list[SlipStop]:
+    """Rows ``rows`` of the columns through :meth:`SlipDetector.update_row`, one by one; where it found a slip or a
+    put-back: the position, the event, the shift and the detector's state. After a slip the reference is set
+    again (as if re-learned)."""
+    ref = d.reference
+    stops = []
+    tl, el = t.tolist(), energy.tolist()
+    for pos, r in enumerate(np.asarray(rows).tolist()):
+        event = d.update_row(tl[r], *up[r].tolist(), el[r], False)
+        shift = d.pop_put_back()
+        if event is not None or shift is not None:
+            stops.append(_stop(pos, event, shift, d))
+            if event is not None:
+                d.set_reference(ref)
+    return stops
+
+
+def _in_bulk(d: SlipDetector, rows: SlipRows) -> list[SlipStop]:
+    """The same through :meth:`SlipDetector.feed_rows`."""
+    ref = d.reference
+    stops = []
+    pos = 0
+    while pos < len(rows):
+        pos, event = d.feed_rows(rows, pos)
+        if pos == len(rows):
+            break
+        stops.append(_stop(pos, event, d.pop_put_back(), d))
+        if event is not None:
+            assert d.feed_rows(rows, pos + 1) == (len(rows), None)  # nothing more until a new reference
+            d.set_reference(ref)
+        pos += 1
+    return stops
+
+
 @pytest.mark.parametrize(("jitter", "seed"), [(6.0, 5), (0.0, 5)])
 def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) -> None:
     """``SlipDetector.feed_rows`` (the batch analysis's fast path) stops at the same rows with the same slip event
@@ -605,33 +652,13 @@ def test_feeding_rows_in_bulk_decides_as_row_by_row(jitter: float, seed: int) ->
     series = tilt_series(rec, "posturebuddy")
     cap, i0 = capture(series)
     rows = [k for k in range(i0, len(series)) if series.valid[k] and not series.initialising[k] and rec.present[k]]
-    t, e = series.t_s.tolist(), series.motion_energy.tolist()
-    ux, uy, uz = (series.up_tag[:, k].tolist() for k in range(3))
     slip_rows = SlipRows(series.t_s, series.up_tag, series.motion_energy, np.asarray(rows, dtype=np.intp))
-
-    one = SlipDetector(cap.reference(SIM_FORWARD))
-    expected = []
-    for pos, r in enumerate(rows):
-        ev = one.update_row(t[r], ux[r], uy[r], uz[r], e[r], False)
-        shift = one.pop_put_back()
-        if ev is not None or shift is not None:
-            expected.append((pos, None if ev is None else ev.shift_deg, shift))
-
-    bulk = SlipDetector(cap.reference(SIM_FORWARD))
-    got = []
-    pos = 0
-    while pos < len(rows):
-        pos, ev = bulk.feed_rows(slip_rows, pos)
-        if pos == len(rows):
-            break
-        got.append((pos, None if ev is None else ev.shift_deg, bulk.pop_put_back()))
-        pos += 1
+    expected = _row_by_row(
+        SlipDetector(cap.reference(SIM_FORWARD)), series.t_s, series.up_tag, series.motion_energy, rows
+    )
+    got = _in_bulk(SlipDetector(cap.reference(SIM_FORWARD)), slip_rows)
     assert expected  # the check after the tag came off ends one way or the other
     assert got == expected
-
-
-def _slip_state(d: SlipDetector) -> tuple[Any, ...]:
-    return (d._sum, d._n, d._t_last, d._chunk_t0, d._all_still, d._cause, d._cause_t, d._off_s, d._angles)
 
 
 @pytest.mark.parametrize(
@@ -681,30 +708,10 @@ def test_feeding_rows_in_bulk_matches_row_by_row_on_awkward_rows(seed: int, t0: 
     ref = captured_upright()[0].reference(SIM_FORWARD, 0.0)
 
     one = SlipDetector(ref, settings)
-    expected = []
-    tl, el = t.tolist(), energy.tolist()
-    for pos, r in enumerate(rows.tolist()):
-        ev = one.update_row(tl[r], *up[r].tolist(), el[r], False)
-        shift = one.pop_put_back()
-        if ev is not None or shift is not None:
-            expected.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), shift, _slip_state(one)))
-            if ev is not None:
-                one.set_reference(ref)  # as if re-learned: the check starts over
-
     bulk = SlipDetector(ref, settings)
     slip_rows = SlipRows(t, up, energy, rows)
-    got = []
-    pos = 0
-    while pos < len(rows):
-        pos, ev = bulk.feed_rows(slip_rows, pos)
-        if pos == len(rows):
-            break
-        shift = bulk.pop_put_back()
-        got.append((pos, None if ev is None else (ev.t_s, ev.shift_deg, ev.cause), shift, _slip_state(bulk)))
-        if ev is not None:
-            assert bulk.feed_rows(slip_rows, pos + 1) == (len(rows), None)  # nothing more until a new reference
-            bulk.set_reference(ref)
-        pos += 1
+    expected = _row_by_row(one, t, up, energy, rows)
+    got = _in_bulk(bulk, slip_rows)
     assert len(expected) >= 2, expected
     assert got == expected
     assert _slip_state(bulk) == _slip_state(one)
